@@ -44,6 +44,10 @@ type ReplyOutcome struct {
 type PromptOptions struct {
 	Model        string
 	SystemPrompt string
+	// ReplyTo is the stored ID of the user message being answered; newer
+	// messages already stored in the thread (queued behind it) are left out.
+	// Zero means the newest message.
+	ReplyTo int64
 	// Shrink asks for a smaller budget than the local count allows, after
 	// a server answered context_length_exceeded for the full one.
 	Shrink bool
@@ -92,4 +96,7 @@ type Conversations interface {
 	FinishReply(ctx context.Context, replyID int64, out ReplyOutcome) error
 	// ResetThread forgets a thread's history.
 	ResetThread(ctx context.Context, key ThreadKey) error
+	// ThreadActive reports whether the bot has replied in the thread, so
+	// that follow-ups there need no mention.
+	ThreadActive(ctx context.Context, key ThreadKey) (bool, error)
 }

@@ -1,0 +1,20 @@
+// Package stream shows streamed model replies on chat platforms that only
+// offer "post a message" and "edit a message", within the request budgets
+// each platform's adapter declares (bot.Limits).
+//
+// A Renderer (bot.Renderer) posts a placeholder for each reply at once and
+// edits it as the text grows. Every budget key (bot.Scope.Key of the
+// thread) has a token bucket for edits and one for posts, shared by all
+// replies in that key: waiting requests are served final edits first, then
+// round robin by least recent grant, and intermediate edits are only
+// granted while the bucket keeps a token for the final edit of every
+// active reply (at most Burst-1). So however busy a channel or workspace
+// is, an answer's complete text appears right after its last token, and
+// the platform never has to refuse an edit. Rate-limit errors pause the
+// key (or the platform, when global) until the platform's retry time;
+// text that arrives meanwhile is coalesced, never lost.
+//
+// Text longer than a message is continued in new messages, cut by Split
+// at paragraph, line or word boundaries, with code fences closed and
+// reopened so that each message renders on its own.
+package stream

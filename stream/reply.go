@@ -1,0 +1,358 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/parley-bot/parley/bot"
+)
+
+// Retry policy for Post and Edit errors other than rate limits.
+const (
+	maxRetries   = 3                      // retries after the first failure, then give up
+	retryBackoff = 500 * time.Millisecond // first backoff, doubled per retry, ±50% jitter
+	typingEvery  = 8 * time.Second        // Discord's typing indicator lasts 10 s
+)
+
+// reply is one ReplyStream. The model side (Append, SetStatus, Close)
+// only updates the fields under mu and wakes the goroutine (run), which
+// owns all the platform state and does every request.
+type reply struct {
+	r      *Renderer
+	out    bot.Outbox
+	typer  bot.Typer
+	thread bot.ThreadKey
+	limits bot.Limits
+	posted func([]string)
+	log    *slog.Logger
+
+	ctx    context.Context // ended by Close's ctx or Renderer.Close's
+	cancel context.CancelFunc
+
+	editB, postB *bucket
+	w            waiter // reused for every request
+
+	wake    chan struct{} // cap 1: the model side changed something
+	done    chan struct{} // closed when run has ended and result/err are set
+	visible chan struct{} // closed when the first text is visible (stops typing)
+
+	mu     sync.Mutex
+	text   strings.Builder
+	status string
+	closed bool
+	notice string
+
+	// Owned by run until done is closed, then read by Close.
+	result bot.Rendered
+	err    error
+
+	// Owned by run.
+	ids       []string
+	shown     string    // text of the current (last) message as the platform has it
+	isText    bool      // shown is reply text, not the placeholder
+	start     int       // byte offset in the display text where the current message begins
+	carry     string    // reopened code fence the current message starts with
+	visEnd    int       // display text visible on the platform: display[:visEnd]
+	lastWrite time.Time // last post or edit of the current message
+	timer     *time.Timer
+}
+
+// SetStatus sets the text shown until the first token.
+func (s *reply) SetStatus(text string) {
+	s.mu.Lock()
+	s.status = text
+	s.mu.Unlock()
+	notify(s.wake)
+}
+
+// Append adds model text; it never blocks on the platform.
+func (s *reply) Append(delta string) {
+	if delta == "" {
+		return
+	}
+	s.mu.Lock()
+	if !s.closed {
+		s.text.WriteString(delta)
+	}
+	s.mu.Unlock()
+	notify(s.wake)
+}
+
+// Close shows the complete text with notice on its own line and waits for
+// the final edits, or until ctx ends: then the reply is abandoned and the
+// text visible so far is returned with ctx's error.
+func (s *reply) Close(ctx context.Context, notice string) (bot.Rendered, error) {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed, s.notice = true, strings.TrimSpace(notice)
+	}
+	s.mu.Unlock()
+	notify(s.wake)
+
+	select {
+	case <-s.done:
+		return s.result, s.err
+	case <-ctx.Done():
+	}
+	s.cancel()
+	<-s.done // run returns promptly once cancelled
+	return s.result, fmt.Errorf("close reply in %s: final text not shown: %w", s.thread, ctx.Err())
+}
+
+// snapshot is the model side's state at one moment.
+type snapshot struct {
+	text, status, notice string
+	closed               bool
+}
+
+func (s *reply) snapshot() snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return snapshot{text: s.text.String(), status: s.status, notice: s.notice, closed: s.closed}
+}
+
+func blank(t string) bool { return strings.TrimSpace(t) == "" }
+
+// display is the text the reply shows: the model text, and once closed
+// the notice on its own line. Before Close it only grows, so offsets into
+// it stay valid; at Close only trailing space of the model text is cut,
+// which lies after any message boundary.
+func (sn snapshot) display() string {
+	if !sn.closed {
+		return sn.text
+	}
+	t := strings.TrimRightFunc(sn.text, unicode.IsSpace)
+	switch {
+	case t == "" && sn.notice == "":
+		return NoAnswer
+	case t == "":
+		return sn.notice
+	case sn.notice == "":
+		return t
+	}
+	return t + "\n" + sn.notice
+}
+
+// layout is what the current message should show.
+type layout struct {
+	content  string // the message text
+	isText   bool   // content is reply text, not the placeholder
+	end      int    // display[:end] is visible once content is
+	final    bool   // nothing will change in this message after content
+	overflow bool   // the display goes on in a next message
+	more     bool   // the next message has text to show now
+	reopen   string // fence line the next message starts with
+}
+
+func (s *reply) layout(sn snapshot) layout {
+	if !sn.closed && blank(sn.text) {
+		p := sn.status
+		if blank(p) {
+			p = s.r.opts.Placeholder
+		}
+		return layout{content: p, end: s.start}
+	}
+	d := sn.display()
+	if s.start > len(d) {
+		// Only trailing space was cut at Close.
+		return layout{content: s.shown, isText: true, end: len(d), final: true}
+	}
+	c := s.carry + d[s.start:]
+	cut := splitFirst(c, s.limits.MaxMessageChars, len(s.carry))
+	if cut.whole {
+		return layout{content: c, isText: true, end: len(d), final: sn.closed}
+	}
+	return layout{
+		content:  cut.head,
+		isText:   true,
+		end:      s.start + cut.cut - len(s.carry),
+		final:    true,
+		overflow: true,
+		more:     !blank(c[cut.cut:]),
+		reopen:   cut.reopen,
+	}
+}
+
+// run shows the reply: post, edit while the text grows, continue in new
+// messages, and end after the final edit (or on error or cancellation).
+func (s *reply) run() {
+	s.timer = time.NewTimer(time.Hour)
+	s.timer.Stop()
+	defer s.r.wg.Done()
+	defer s.r.release(s)
+	defer close(s.done)
+	defer s.markVisible()
+
+	for {
+		sn := s.snapshot()
+		l := s.layout(sn)
+		var err error
+		switch {
+		case s.shown == "":
+			// Nothing posted yet, or a continuation is due.
+			err = s.send(opPost)
+		case l.content != s.shown:
+			err = s.send(opEdit)
+		case l.overflow && l.more:
+			// The current message is finished: continue in a new one.
+			s.start, s.carry = l.end, l.reopen
+			s.shown, s.isText = "", false
+			continue
+		case sn.closed:
+			s.finish(sn, nil)
+			return
+		default:
+			select {
+			case <-s.wake:
+				continue
+			case <-s.ctx.Done():
+				err = s.ctx.Err()
+			}
+		}
+		if err != nil {
+			s.finish(s.snapshot(), err)
+			return
+		}
+	}
+}
+
+// finish records the reply's result.
+func (s *reply) finish(sn snapshot, err error) {
+	d := sn.display()
+	text := d
+	if err != nil {
+		text = d[:min(s.visEnd, len(d))]
+		s.log.Warn("reply stopped before its final text was visible", "err", err, "messages", len(s.ids))
+		s.err = fmt.Errorf("render reply in %s: %w", s.thread, err)
+	}
+	s.result = bot.Rendered{Text: text, MessageIDs: append([]string(nil), s.ids...)}
+}
+
+// send does one post or edit of the current message with the latest
+// text, within the budget, retrying rate limits and errors.
+func (s *reply) send(op opKind) error {
+	b := s.editB
+	if op == opPost {
+		b = s.postB
+	}
+	failures := 0
+	for {
+		if op == opEdit && s.limits.MinEditInterval > 0 {
+			if err := s.sleepUntil(s.lastWrite.Add(s.limits.MinEditInterval)); err != nil {
+				return err
+			}
+		}
+		s.w.final = s.layout(s.snapshot()).final
+		waited, err := s.r.acquire(s.ctx, b, &s.w, s.timer, s.wake, func() bool {
+			return s.layout(s.snapshot()).final
+		})
+		if err != nil {
+			return err
+		}
+		// Granted: show everything the model has produced so far.
+		l := s.layout(s.snapshot())
+		if op == opPost {
+			var id string
+			id, err = s.out.Post(s.ctx, s.thread, l.content)
+			if err == nil {
+				s.ids = append(s.ids, id)
+				s.shown = l.content
+				if s.posted != nil {
+					s.posted(append([]string(nil), s.ids...))
+				}
+			}
+		} else {
+			if l.content == s.shown {
+				return nil // an overflow cut landed where the message already ends
+			}
+			err = s.out.Edit(s.ctx, s.thread, s.ids[len(s.ids)-1], l.content)
+			if err == nil {
+				s.shown = l.content
+				if s.r.opts.OnEdit != nil {
+					s.r.opts.OnEdit(s.thread.Platform, waited)
+				}
+			}
+		}
+		if err == nil {
+			s.lastWrite = time.Now()
+			s.isText, s.visEnd = l.isText, l.end
+			if l.isText {
+				s.markVisible()
+			}
+			return nil
+		}
+		if s.ctx.Err() != nil {
+			return s.ctx.Err()
+		}
+		if rl, ok := bot.AsRateLimited(err); ok {
+			// Not a failure: wait out the platform's window, then send
+			// whatever text has accumulated by then.
+			s.log.Debug("rate limited", "op", op, "retry_after", rl.RetryAfter, "global", rl.Global)
+			s.r.pause(b, rl)
+			continue
+		}
+		failures++
+		if failures > maxRetries {
+			return fmt.Errorf("%s message (%d attempts): %w", op, failures, err)
+		}
+		backoff := retryBackoff << (failures - 1)
+		backoff = backoff/2 + rand.N(backoff) // jitter: [0.5, 1.5) × backoff
+		s.log.Debug("retrying", "op", op, "err", err, "backoff", backoff)
+		if err := s.sleepUntil(time.Now().Add(backoff)); err != nil {
+			return err
+		}
+	}
+}
+
+// sleepUntil waits until t or until the reply is cancelled.
+func (s *reply) sleepUntil(t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	s.timer.Reset(d)
+	defer s.timer.Stop()
+	select {
+	case <-s.timer.C:
+		return nil
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	}
+}
+
+// markVisible stops the typing indicator.
+func (s *reply) markVisible() {
+	select {
+	case <-s.visible:
+	default:
+		close(s.visible)
+	}
+}
+
+// typing shows the typing indicator at open and every typingEvery until
+// the first text is visible.
+func (s *reply) typing() {
+	defer s.r.wg.Done()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.visible:
+			return
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.typer.Typing(s.ctx, s.thread); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Debug("typing indicator failed", "err", err)
+		}
+		t.Reset(typingEvery)
+	}
+}
