@@ -270,7 +270,7 @@ func (r *reply) finish(status Status, notice, reason string) {
 	took := r.e.now().Sub(r.started)
 	r.log.Log(ctx, level, "reply finished", "status", status, "model", r.usage.Model,
 		"prompt_tokens", r.usage.PromptTokens, "completion_tokens", r.usage.CompletionTokens,
-		"chars", len([]rune(rendered.Text)), "messages", len(rendered.MessageIDs), "took", took.Round(time.Millisecond), "reason", reason)
+		"chars", len([]rune(rendered.Text)), "messages", len(rendered.MessageIDs), "took", took.Round(time.Millisecond).String(), "reason", reason)
 	if o := r.e.cfg.Observer; o != nil {
 		o.ReplyFinished(r.key, status, r.usage, took, r.modelErr)
 	}

@@ -22,4 +22,9 @@
 //
 // Token usage comes from the stream's usage chunk (stream_options.include_usage);
 // servers that omit it are counted locally with TokenCounter.
+//
+// Resilient wraps any bot.Model with per-model pacing (RPM/TPM from config
+// and the x-ratelimit-* headers), retries before the first token reaches the
+// user, fallback models, a per-model circuit breaker and a once-per-outage
+// notice when the key's quota is used up.
 package llm

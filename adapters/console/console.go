@@ -66,10 +66,10 @@ var _ bot.Adapter = (*Adapter)(nil)
 // Platform returns bot.PlatformConsole.
 func (a *Adapter) Platform() bot.Platform { return bot.PlatformConsole }
 
-// Limits: a terminal has no length limit and no rate limit; a short
-// minimum interval coalesces tokens into readable bursts.
+// Limits: a terminal has no length limit and no rate limit, so every
+// token is shown as it arrives.
 func (a *Adapter) Limits() bot.Limits {
-	return bot.Limits{MaxMessageChars: 1 << 20, MinEditInterval: 30 * time.Millisecond}
+	return bot.Limits{MaxMessageChars: 1 << 20}
 }
 
 // Key returns the thread key of a console thread name.

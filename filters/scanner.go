@@ -1,0 +1,711 @@
+package filters
+
+import (
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// maxSepRun is the longest run of separator characters (e.g. " . ")
+// removed between two letters; longer runs are ordinary text.
+const maxSepRun = 3
+
+// releaseEvery bounds the normalised buffer during long scans.
+const releaseEvery = 4096
+
+// maskRune replaces each matched character in mask mode.
+const maskRune = "＊"
+
+// Flags on normalised bytes.
+const (
+	flSepBefore uint8 = 1 << iota // a separator run was removed right before this rune: a word boundary
+	flMasked                      // part of a confirmed match
+)
+
+// Scanner modes: what the caller wants from the matches.
+const (
+	modeFind = iota // collect every match
+	modeMask        // produce the text with matched characters masked
+	modeStop        // stop at the first match
+)
+
+// normConfig selects the normalisation steps.
+type normConfig struct {
+	width      bool // NFKC
+	fold       bool
+	invisible  bool // drop invisible characters
+	separators bool // drop separator runs between word characters
+}
+
+// pattern is one compiled entry.
+type pattern struct {
+	norm  string // normalised text, without the '*' markers
+	entry string // as written in the list
+	left  bool   // needs a word boundary before it
+	right bool   // needs a word boundary after it
+}
+
+// matcher is an immutable compiled list: the automaton plus what a match
+// of each pattern means.
+type matcher struct {
+	cfg  normConfig
+	ac   *automaton // unanchored patterns, run at every byte; nil if none
+	trie *automaton // patterns that need a word boundary before them, walked from word starts; nil if none
+	pats []pattern
+}
+
+// nbInfo is what the scanner knows about one normalised byte. Offsets are
+// int32 to halve the per-byte bookkeeping: one text (or one streamed
+// reply) is limited to 2 GiB.
+type nbInfo struct {
+	a, b int32 // the original segment [a, b) that produced the byte
+	fl   uint8
+}
+
+// heldRune is a separator held back until the next rune decides whether
+// it sits between two word characters (and is removed).
+type heldRune struct {
+	r    rune
+	a, b int // original segment
+}
+
+// walk is a walk of the anchored trie that started at a word start.
+type walk struct {
+	node  int32
+	start int // absolute normalised offset
+}
+
+// candidate is a match waiting for the next rune to decide its right-hand
+// word boundary.
+type candidate struct {
+	start, end int // absolute normalised offsets
+	id         int32
+}
+
+// scanner runs normalisation and matching incrementally over text that
+// arrives in pieces. Its decisions depend only on the text, never on how
+// the text was split, so streaming and whole-text filtering agree; and it
+// keeps only what could still be part of a match, so memory stays bounded
+// by the longest entry however long the text.
+type scanner struct {
+	m    *matcher
+	mode int
+
+	orig  string // original text from absolute offset base
+	base  int
+	inPos int // absolute offset of the first original byte not yet normalised
+
+	// Normalised text from absolute normalised offset nbase; per byte, the
+	// original segment [ns, ne) that produced it and flags.
+	nb     []byte
+	info   []nbInfo
+	nbase  int
+	nEnd   int   // absolute normalised offset of the end of nb
+	prevSW bool  // the rune just before nbase is a spaced word character
+	state  int32 // automaton state
+
+	held     []heldRune
+	lastWord bool // the last emitted rune is a word character
+	lastSW   bool // the last emitted rune is a spaced-script word character
+	walks    []walk
+	deferred []candidate
+
+	outPos  int // absolute original offset of the first byte not yet released
+	out     strings.Builder
+	matches []Match
+	stopped bool
+	stopAt  int // original offset of the first match in modeStop
+	segBuf  []byte
+	eof     bool // all text has been written and decided
+	keepAll bool // keep the whole normalised text (for compiling entries)
+}
+
+func newScanner(m *matcher, mode int) *scanner {
+	return &scanner{m: m, mode: mode}
+}
+
+// write adds original text and processes what can be decided.
+func (s *scanner) write(text string, atEOF bool) {
+	if s.stopped {
+		return
+	}
+	if len(s.orig) == 0 {
+		s.orig = text
+	} else if text != "" {
+		s.orig += text
+	}
+	s.process(atEOF)
+	if atEOF && !s.stopped {
+		s.flushHeld()
+		for _, c := range s.deferred {
+			s.confirm(c)
+			if s.stopped {
+				break
+			}
+		}
+		s.deferred = s.deferred[:0]
+		s.eof = true
+	}
+	s.release()
+}
+
+// process normalises and scans the unprocessed original text.
+func (s *scanner) process(atEOF bool) {
+	cfg := s.m.cfg
+	end := s.base + len(s.orig)
+	if !atEOF {
+		// A character cut by the end of a delta must not look like
+		// invalid UTF-8 (which would end a segment early): wait for it.
+		for k := 1; k <= utf8.UTFMax && k <= len(s.orig); k++ {
+			if c := s.orig[len(s.orig)-k]; utf8.RuneStart(c) {
+				if !utf8.FullRuneInString(s.orig[len(s.orig)-k:]) {
+					end -= k
+				}
+				break
+			}
+		}
+	}
+	for s.inPos < end && !s.stopped {
+		i, lim := s.inPos-s.base, end-s.base
+		if len(s.held) == 0 && len(s.deferred) == 0 {
+			i = s.fast(i, lim, atEOF)
+			s.inPos = s.base + i
+			lim = end - s.base // fast may have released (moved base)
+			if i >= lim || s.stopped {
+				break
+			}
+		}
+		c := s.orig[i]
+		if c < utf8.RuneSelf {
+			// ASCII is NFKC-stable unless a combining mark follows, so it
+			// only needs the next byte to be ASCII too.
+			if !cfg.width || (i+1 < lim && s.orig[i+1] < utf8.RuneSelf) || (i+1 == len(s.orig) && atEOF) {
+				r := rune(c)
+				if cfg.fold && 'A' <= c && c <= 'Z' {
+					r += 'a' - 'A'
+				}
+				s.inPos++
+				s.rune(r, asciiClass[r], s.inPos-1, s.inPos)
+				if len(s.nb) >= releaseEvery {
+					s.release()
+				}
+				continue
+			}
+		}
+		var seg string
+		if cfg.width {
+			n := norm.NFKC.NextBoundaryInString(s.orig[i:lim], atEOF)
+			if n < 0 || (!atEOF && i+n == lim) {
+				// Without the next character it is unknown whether a
+				// combining mark extends this character.
+				return
+			}
+			seg = s.orig[i : i+n]
+			if norm.NFKC.QuickSpanString(seg) != len(seg) {
+				s.segBuf = norm.NFKC.AppendString(s.segBuf[:0], seg)
+				s.segment(string(s.segBuf), s.inPos, s.inPos+n)
+				s.inPos += n
+				continue
+			}
+		} else {
+			if !atEOF && !utf8.FullRuneInString(s.orig[i:lim]) {
+				return
+			}
+			_, n := utf8.DecodeRuneInString(s.orig[i:lim])
+			seg = s.orig[i : i+n]
+		}
+		s.segment(seg, s.inPos, s.inPos+len(seg))
+		s.inPos += len(seg)
+		if len(s.nb) >= releaseEvery {
+			s.release()
+		}
+	}
+}
+
+// fast handles the common characters (ASCII, CJK ideographs, basic
+// Cyrillic) whose normalisation is known without consulting the Unicode
+// tables, as long as nothing is held back; it returns where it stopped.
+func (s *scanner) fast(i, lim int, atEOF bool) int {
+	cfg := s.m.cfg
+	ac, tr := s.m.ac, s.m.trie
+	str, base := s.orig, s.base
+	// The hot loop keeps the scanner's state in locals and writes it back
+	// (sync) before anything that reads it.
+	nb, info, st := s.nb, s.info, s.state
+	lastSW, lastWord := s.lastSW, s.lastWord
+	for i < lim {
+		c := str[i]
+		var enc [utf8.UTFMax]byte
+		var k, n int
+		var cls uint8
+		if c < utf8.RuneSelf {
+			if cfg.width && (i+1 == lim && !atEOF || i+1 < lim && str[i+1] >= utf8.RuneSelf && !startsFast(str[i+1:lim])) {
+				break
+			}
+			cls = asciiClass[c]
+			if cls&clsSep != 0 && lastWord && cfg.separators {
+				break
+			}
+			if cfg.fold && 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			enc[0], k, n = c, 1, 1
+		} else {
+			var r rune
+			r, n, cls = fastRune(str[i:lim])
+			if n == 0 {
+				break
+			}
+			if cfg.width {
+				if i+n == lim {
+					if !atEOF {
+						break
+					}
+				} else if str[i+n] >= utf8.RuneSelf && !startsFast(str[i+n:lim]) {
+					break // the next character might combine with this one
+				}
+			}
+			if cfg.fold && r >= 0x410 && r <= 0x42F {
+				r += 0x20
+			}
+			k = utf8.EncodeRune(enc[:], r)
+		}
+		sw := cls&(clsWord|clsNoSpace) == clsWord
+		if sw && tr != nil && !lastSW {
+			s.walks = append(s.walks, walk{start: s.nbase + len(nb)})
+		}
+		lastSW, lastWord = sw, cls&clsWord != 0
+		a, b := int32(base+i), int32(base+i+n)
+		for j := 0; j < k; j++ {
+			cj := enc[j]
+			nb = append(nb, cj)
+			info = append(info, nbInfo{a, b, 0})
+			if ac != nil {
+				if st < ac.nDense {
+					st = ac.dense[st<<8|int32(cj)]
+				} else {
+					st = ac.step(st, cj)
+				}
+				if ac.output(st) {
+					s.sync(nb, info, st, lastSW, lastWord)
+					s.outputs(st)
+				}
+			}
+			if len(s.walks) > 0 {
+				w := s.walks[:0]
+				for _, x := range s.walks {
+					if x.node = tr.walk(x.node, cj); x.node >= 0 {
+						w = append(w, x)
+						if tr.output(x.node) {
+							s.sync(nb, info, st, lastSW, lastWord)
+							nd := &tr.nodes[x.node]
+							for _, id := range tr.outs[nd.outStart:nd.outEnd] {
+								if !s.stopped {
+									s.candidate(id)
+								}
+							}
+						}
+					}
+				}
+				s.walks = w
+			}
+		}
+		i += n
+		if s.stopped || len(s.deferred) > 0 {
+			break
+		}
+		if len(nb) >= releaseEvery {
+			s.sync(nb, info, st, lastSW, lastWord)
+			s.inPos = base + i
+			s.release()
+			d := s.base - base
+			str, base, i, lim = s.orig, s.base, i-d, lim-d
+			nb, info = s.nb, s.info
+		}
+	}
+	s.sync(nb, info, st, lastSW, lastWord)
+	return i
+}
+
+// sync stores fast's cached state.
+func (s *scanner) sync(nb []byte, info []nbInfo, st int32, lastSW, lastWord bool) {
+	s.nb, s.info, s.state = nb, info, st
+	s.nEnd = s.nbase + len(nb)
+	s.lastSW, s.lastWord = lastSW, lastWord
+}
+
+// fastRune decodes a CJK unified ideograph or a basic Cyrillic letter at
+// the start of str: characters that are NFKC-stable starters that never
+// combine with a preceding character. n is 0 for anything else.
+func fastRune(str string) (r rune, n int, cls uint8) {
+	if len(str) >= 3 && str[0] >= 0xE4 && str[0] <= 0xE9 {
+		c1, c2 := str[1], str[2]
+		if c1&0xC0 == 0x80 && c2&0xC0 == 0x80 {
+			r = rune(str[0]&0x0F)<<12 | rune(c1&0x3F)<<6 | rune(c2&0x3F)
+			if r >= 0x4E00 {
+				return r, 3, clsWord | clsNoSpace
+			}
+		}
+		return 0, 0, 0
+	}
+	if len(str) >= 2 && (str[0] == 0xD0 || str[0] == 0xD1) && str[1]&0xC0 == 0x80 {
+		r = rune(str[0]&0x1F)<<6 | rune(str[1]&0x3F)
+		if r >= 0x410 && r <= 0x44F {
+			return r, 2, clsWord
+		}
+	}
+	return 0, 0, 0
+}
+
+// startsFast reports whether str starts with a character fastRune knows:
+// no such character combines with the one before it.
+func startsFast(str string) bool {
+	_, n, _ := fastRune(str)
+	return n > 0
+}
+
+// put appends one normalised byte and steps the matchers over it.
+func (s *scanner) put(c byte, a, b int, flag uint8) {
+	s.nb = append(s.nb, c)
+	s.info = append(s.info, nbInfo{int32(a), int32(b), flag})
+	s.nEnd++
+	if ac := s.m.ac; ac != nil {
+		st := s.state
+		if st < ac.nDense {
+			st = ac.dense[st<<8|int32(c)]
+		} else {
+			st = ac.step(st, c)
+		}
+		s.state = st
+		if ac.output(st) {
+			s.outputs(st)
+		}
+	}
+	if len(s.walks) > 0 {
+		s.stepWalks(c)
+	}
+}
+
+// stepWalks advances the trie walks; a walk ends where the trie does.
+func (s *scanner) stepWalks(c byte) {
+	tr := s.m.trie
+	n := 0
+	for _, w := range s.walks {
+		if w.node = tr.walk(w.node, c); w.node >= 0 {
+			s.walks[n] = w
+			n++
+		}
+	}
+	s.walks = s.walks[:n]
+	for _, w := range s.walks {
+		if !tr.output(w.node) {
+			continue
+		}
+		nd := &tr.nodes[w.node]
+		for _, id := range tr.outs[nd.outStart:nd.outEnd] {
+			s.candidate(id)
+			if s.stopped {
+				return
+			}
+		}
+	}
+}
+
+// segment processes the normalised form out of original bytes [a, b).
+func (s *scanner) segment(out string, a, b int) {
+	for j := 0; j < len(out) && !s.stopped; {
+		r, n := utf8.DecodeRuneInString(out[j:])
+		if r == utf8.RuneError && n == 1 {
+			// Invalid UTF-8 passes through as a raw byte of no class.
+			s.emitRaw(out[j], a, b)
+			j++
+			continue
+		}
+		j += n
+		if s.m.cfg.fold {
+			r = fold(r)
+		}
+		s.rune(r, classOf(r), a, b)
+	}
+}
+
+// rune applies invisible and separator removal to one normalised rune.
+func (s *scanner) rune(r rune, cls uint8, a, b int) {
+	cfg := s.m.cfg
+	if cls&clsInvisible != 0 && cfg.invisible {
+		return
+	}
+	if cfg.separators {
+		if cls&clsSep != 0 {
+			if len(s.held) >= maxSepRun {
+				// Too long to be an evasion: keep it, and bound what
+				// is held back.
+				s.flushHeld()
+			} else if s.lastWord || len(s.held) > 0 {
+				s.held = append(s.held, heldRune{r, a, b})
+				return
+			}
+		} else if len(s.held) > 0 {
+			if cls&clsWord != 0 {
+				s.held = s.held[:0]
+				s.emit(r, cls, a, b, flSepBefore)
+				return
+			}
+			s.flushHeld()
+		}
+	}
+	s.emit(r, cls, a, b, 0)
+}
+
+// flushHeld emits held separators: they did not end up between two word
+// characters.
+func (s *scanner) flushHeld() {
+	held := s.held
+	s.held = s.held[:0]
+	for _, h := range held {
+		if s.stopped {
+			return
+		}
+		s.emit(h.r, clsSep, h.a, h.b, 0)
+	}
+}
+
+func (s *scanner) emitRaw(c byte, a, b int) {
+	if len(s.held) > 0 {
+		s.flushHeld()
+	}
+	s.begin(0, 0)
+	if !s.stopped {
+		s.put(c, a, b, 0)
+	}
+}
+
+// emit appends one normalised rune and runs the matchers over it.
+func (s *scanner) emit(r rune, cls uint8, a, b int, flag uint8) {
+	s.begin(cls, flag)
+	if s.stopped {
+		return
+	}
+	if r < utf8.RuneSelf {
+		s.put(byte(r), a, b, flag)
+		return
+	}
+	var buf [utf8.UTFMax]byte
+	n := utf8.EncodeRune(buf[:], r)
+	for k := 0; k < n && !s.stopped; k++ {
+		s.put(buf[k], a, b, flag)
+		flag = 0
+	}
+}
+
+// begin is called before a normalised rune of class cls (flag: whether a
+// separator run was removed before it) is appended: it decides the
+// candidates waiting for it, and starts a trie walk at a word start.
+func (s *scanner) begin(cls uint8, flag uint8) {
+	if len(s.deferred) > 0 {
+		s.resolveDeferred(cls, flag)
+	}
+	sw := spacedWord(cls)
+	if sw && s.m.trie != nil && (!s.lastSW || flag&flSepBefore != 0) {
+		s.walks = append(s.walks, walk{start: s.nEnd})
+	}
+	s.lastSW = sw
+	s.lastWord = cls&clsWord != 0
+}
+
+// resolveDeferred decides the candidates waiting for the rune of class cls
+// (with flag) that is about to follow them.
+func (s *scanner) resolveDeferred(cls uint8, flag uint8) {
+	if len(s.deferred) == 0 {
+		return
+	}
+	ok := flag&flSepBefore != 0 || !spacedWord(cls)
+	d := s.deferred
+	s.deferred = s.deferred[:0]
+	if !ok {
+		return
+	}
+	for _, c := range d {
+		s.confirm(c)
+		if s.stopped {
+			return
+		}
+	}
+}
+
+// outputs checks every pattern that ends at state st.
+func (s *scanner) outputs(st int32) {
+	ac := s.m.ac
+	for n := st; n >= 0 && !s.stopped; n = ac.nodes[n].dict {
+		nd := &ac.nodes[n]
+		for _, id := range ac.outs[nd.outStart:nd.outEnd] {
+			s.candidate(id)
+			if s.stopped {
+				return
+			}
+		}
+	}
+}
+
+// candidate checks a pattern that ends at the current position.
+func (s *scanner) candidate(id int32) {
+	p := &s.m.pats[id]
+	end := s.nEnd
+	start := end - len(p.norm)
+	if p.left && start > 0 {
+		k := start - s.nbase
+		if s.info[k].fl&flSepBefore == 0 {
+			var prev bool
+			if k == 0 {
+				prev = s.prevSW
+			} else {
+				r, _ := utf8.DecodeLastRune(s.nb[:k])
+				prev = runeSpacedWord(r)
+			}
+			if prev {
+				return
+			}
+		}
+	}
+	c := candidate{start: start, end: end, id: id}
+	if p.right {
+		s.deferred = append(s.deferred, c)
+		return
+	}
+	s.confirm(c)
+}
+
+func runeSpacedWord(r rune) bool {
+	if r == utf8.RuneError {
+		return false
+	}
+	return spacedWord(classOf(r))
+}
+
+// confirm records a match.
+func (s *scanner) confirm(c candidate) {
+	ks, ke := c.start-s.nbase, c.end-s.nbase
+	switch s.mode {
+	case modeFind:
+		s.matches = append(s.matches, s.match(ks, ke, c.id))
+	case modeMask:
+		if len(s.matches) == 0 {
+			s.matches = append(s.matches, s.match(ks, ke, c.id))
+		}
+		for k := ks; k < ke; k++ {
+			s.info[k].fl |= flMasked
+		}
+	case modeStop:
+		s.matches = append(s.matches, s.match(ks, ke, c.id))
+		s.stopped = true
+		s.stopAt = int(s.info[ks].a)
+	}
+}
+
+func (s *scanner) match(ks, ke int, id int32) Match {
+	return Match{Start: int(s.info[ks].a), End: int(s.info[ke-1].b), Entry: s.m.pats[id].entry}
+}
+
+// safePoint is the original offset before which nothing can change any
+// more: text the normaliser still holds and text that may yet be part of
+// a match (the automaton state's depth) lie after it.
+func (s *scanner) safePoint() int {
+	c := s.inPos
+	if s.eof {
+		return c
+	}
+	if len(s.held) > 0 && s.held[0].a < c {
+		c = s.held[0].a
+	}
+	if s.m.ac != nil && s.state != 0 {
+		c = s.before(c, s.nEnd-int(s.m.ac.nodes[s.state].depth))
+	}
+	for _, w := range s.walks {
+		c = s.before(c, w.start)
+	}
+	for _, d := range s.deferred {
+		c = s.before(c, d.start)
+	}
+	return c
+}
+
+// before returns the smaller of c and the original offset of the
+// normalised byte at absolute offset n.
+func (s *scanner) before(c, n int) int {
+	if k := n - s.nbase; k < len(s.info) && int(s.info[k].a) < c {
+		return int(s.info[k].a)
+	}
+	return c
+}
+
+// release emits (in modeMask) the original text that is final and drops
+// the buffers in front of it.
+func (s *scanner) release() {
+	if s.keepAll {
+		return
+	}
+	c := s.safePoint()
+	if s.stopped {
+		c = s.stopAt
+	}
+	k := 0
+	if s.mode == modeMask {
+		k = s.emitMasked(c)
+	} else {
+		// Nothing to show per segment: find the cut by bisection.
+		k = sort.Search(len(s.info), func(i int) bool { return int(s.info[i].a) >= c })
+		if s.mode == modeStop && c > s.outPos {
+			s.out.WriteString(s.orig[s.outPos-s.base : c-s.base])
+		}
+		s.outPos = max(s.outPos, c)
+	}
+	if k > 0 {
+		r, _ := utf8.DecodeLastRune(s.nb[:k])
+		s.prevSW = runeSpacedWord(r)
+		n := copy(s.nb, s.nb[k:])
+		s.nb = s.nb[:n]
+		copy(s.info, s.info[k:])
+		s.info = s.info[:n]
+		s.nbase += k
+	}
+	if c > s.base {
+		s.orig = s.orig[c-s.base:]
+		s.base = c
+	}
+}
+
+// emitMasked writes the original text before c, each segment that
+// produced a masked byte replaced by the mask, and returns how many
+// normalised bytes that consumed.
+func (s *scanner) emitMasked(c int) int {
+	k := 0
+	for k < len(s.info) && int(s.info[k].a) < c {
+		a, b := int(s.info[k].a), int(s.info[k].b)
+		masked := false
+		for k < len(s.info) && int(s.info[k].a) == a {
+			masked = masked || s.info[k].fl&flMasked != 0
+			k++
+		}
+		s.out.WriteString(s.orig[s.outPos-s.base : a-s.base])
+		if masked {
+			s.out.WriteString(maskRune)
+		} else {
+			s.out.WriteString(s.orig[a-s.base : b-s.base])
+		}
+		s.outPos = b
+	}
+	if c > s.outPos {
+		s.out.WriteString(s.orig[s.outPos-s.base : c-s.base])
+		s.outPos = c
+	}
+	return k
+}
+
+// take returns and resets the released output.
+func (s *scanner) take() string {
+	out := s.out.String()
+	s.out.Reset()
+	return out
+}
