@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 60s
 
-.PHONY: run chat test bench build fuzz lint check-config install clean
+.PHONY: run chat test bench build fuzz lint check-config clean
 
 ## run: Parley on the console with SQLite (and the offline demo model unless OPENAI_API_KEY or llm.base_url is set)
 run:
@@ -47,3 +47,6 @@ check-config:
 
 clean:
 	rm -rf bin
+
+## install: binary, systemd unit and config (see README, "Running as a service")
+include systemd/install.mk

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -51,9 +52,6 @@ func (e *Engine) answer(key ThreadKey, q *threadQueue, j job) {
 		return
 	}
 	defer r.end()
-	if e.cfg.Observer != nil {
-		e.cfg.Observer.ReplyStarted(key)
-	}
 
 	prompt, err := e.cfg.Conversations.Prompt(ctx, key, PromptOptions{Model: model, SystemPrompt: settings.SystemPrompt, ReplyTo: j.userID})
 	var tooLong *TooLongError
@@ -126,6 +124,29 @@ type reply struct {
 	filterNotice  string
 	firstToken    bool
 	modelErr      ModelErrorClass
+
+	shown     strings.Builder // the text appended to the stream so far
+	savedAt   time.Time       // when shown was last stored as progress
+	savedSize int
+}
+
+// progressEvery is how often a streaming reply's text is stored, so that
+// a crash loses at most this much of what users saw.
+const progressEvery = 2 * time.Second
+
+// show appends text to the reply stream and, every progressEvery, stores
+// the text so far.
+func (r *reply) show(text string) {
+	r.stream.Append(text)
+	r.shown.WriteString(text)
+	if now := r.e.now(); now.Sub(r.savedAt) >= progressEvery && r.shown.Len() > r.savedSize {
+		r.savedAt, r.savedSize = now, r.shown.Len()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := r.e.cfg.Conversations.ReplyProgress(ctx, r.id, r.shown.String()); err != nil {
+			r.log.Warn("cannot store reply progress", "err", err)
+		}
+	}
 }
 
 func (e *Engine) begin(key ThreadKey, j job, model string) (*reply, error) {
@@ -135,8 +156,11 @@ func (e *Engine) begin(key ThreadKey, j job, model string) (*reply, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin reply in %s: %w", key, err)
 	}
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.ReplyStarted(key)
+	}
 	r := &reply{
-		e: e, key: key, job: j, id: id, started: e.now(),
+		e: e, key: key, job: j, id: id, started: e.now(), savedAt: e.now(),
 		log: e.log.With("platform", key.Platform, "workspace", key.Workspace, "channel", key.Channel,
 			"thread", key.Thread, "reply_id", id),
 	}
@@ -175,12 +199,12 @@ func (r *reply) run(ctx context.Context, model string, p Prompt) (Completion, er
 			}
 		}
 		if r.filter == nil {
-			r.stream.Append(d)
+			r.show(d)
 			return
 		}
 		visible, stop, notice := r.filter.Write(d)
 		if visible != "" {
-			r.stream.Append(visible)
+			r.show(visible)
 		}
 		if stop {
 			r.filterStopped, r.filterNotice = true, notice
@@ -195,7 +219,7 @@ func (r *reply) run(ctx context.Context, model string, p Prompt) (Completion, er
 	}, delta)
 	if r.filter != nil && !r.filterStopped {
 		if rest := r.filter.Flush(); rest != "" {
-			r.stream.Append(rest)
+			r.show(rest)
 		}
 	}
 	if r.filterStopped {

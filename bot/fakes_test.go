@@ -101,6 +101,13 @@ func (c *memConversations) ReplyMessages(_ context.Context, id int64, ids []stri
 	return nil
 }
 
+func (c *memConversations) ReplyProgress(_ context.Context, id int64, text string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.replies[id].Text = text
+	return nil
+}
+
 func (c *memConversations) FinishReply(_ context.Context, id int64, out bot.ReplyOutcome) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -92,6 +92,9 @@ type Conversations interface {
 	// ReplyMessages records the platform messages that show the reply so
 	// far, so that a crash can be repaired at the next start.
 	ReplyMessages(ctx context.Context, replyID int64, messageIDs []string) error
+	// ReplyProgress stores the text shown so far while the reply streams,
+	// so that a crash can be repaired with what users saw.
+	ReplyProgress(ctx context.Context, replyID int64, text string) error
 	// FinishReply stores the reply's final text and status.
 	FinishReply(ctx context.Context, replyID int64, out ReplyOutcome) error
 	// ResetThread forgets a thread's history.

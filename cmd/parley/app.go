@@ -19,6 +19,8 @@ import (
 	"github.com/parley-bot/parley/filters"
 	"github.com/parley-bot/parley/llm"
 	"github.com/parley-bot/parley/llm/fakeopenai"
+	"github.com/parley-bot/parley/metrics"
+	"github.com/parley-bot/parley/ops"
 	"github.com/parley-bot/parley/stream"
 )
 
@@ -92,6 +94,8 @@ type App struct {
 	filter   *filters.Filter
 	renderer *stream.Renderer
 	engine   *bot.Engine
+	metrics  *metrics.Metrics
+	health   *metrics.Server
 	adapters []bot.Adapter
 	closers  []func(context.Context) error
 }
@@ -114,12 +118,20 @@ func (a *App) Run(ctx context.Context) (err error) {
 	return a.serve(ctx)
 }
 
+// notify tells the service manager about the lifecycle (sd_notify).
+func (a *App) notify(state string) {
+	if a.Env.Ready != nil {
+		a.Env.Ready(state)
+	}
+}
+
 func (a *App) onClose(f func(context.Context) error) { a.closers = append(a.closers, f) }
 
 func (a *App) build(ctx context.Context) error {
 	cfg := a.Config
 	useConsole := a.ConsoleOnly || (!cfg.Slack.Enabled && !cfg.Discord.Enabled)
 	a.log = newLogger(cfg.Log, a.Env.Stderr, useConsole && a.Env.Terminal)
+	a.metrics = metrics.New(version)
 
 	model := cfg.LLM.Model
 	baseURL := cfg.LLM.Endpoint()
@@ -157,15 +169,17 @@ func (a *App) build(ctx context.Context) error {
 		Model: client, Fallbacks: cfg.LLM.FallbackModels,
 		RequestsPerMinute: cfg.LLM.RequestsPerMinute, TokensPerMinute: cfg.LLM.TokensPerMinute,
 		OnQuotaExhausted: func(model string, err *bot.ModelError) {
+			a.metrics.UpstreamError(err.Class)
 			a.log.Error("the model API key's quota is used up: users are told; add credit or change the key", "model", model, "err", err)
 		},
-		Logger: a.log,
+		OnRetry: a.metrics.Retry,
+		Logger:  a.log,
 	})
 	a.model = resilient
 
 	var filter *filters.Filter
 	if cfg.Filters.Enabled {
-		filter, err = filters.New(filterOptions(cfg.Filters, a.log))
+		filter, err = filters.New(a.filterOptions(cfg.Filters))
 		if err != nil {
 			return fmt.Errorf("word filter: %w", err)
 		}
@@ -192,7 +206,26 @@ func (a *App) build(ctx context.Context) error {
 	a.store = store
 	a.onClose(store.Close)
 
-	a.renderer = stream.NewRenderer(stream.Options{Placeholder: cfg.Bot.Placeholder, Logger: a.log})
+	a.health = metrics.NewServer(a.metrics, metrics.ServerOptions{Logger: a.log, Checks: []metrics.ReadinessCheck{
+		{Name: "store", Check: store.ReadDB().PingContext},
+		a.metrics.ModelCheck(cfg.Metrics.ModelReadyWindow.Duration),
+	}})
+	addr, err := a.health.Start(ctx, cfg.Metrics.Listen)
+	if err != nil {
+		return fmt.Errorf("metrics listener: %w", err)
+	}
+	if addr != "" {
+		a.log.Info("metrics and health listening", "addr", addr)
+	}
+	a.onClose(a.health.Shutdown)
+	interval, err := ops.WatchdogInterval(a.Env.Getenv)
+	if err != nil {
+		a.log.Warn("systemd watchdog disabled", "err", err)
+	}
+	watchdog := ops.StartWatchdog(context.Background(), ops.WatchdogOptions{Interval: interval, Check: store.ReadDB().PingContext, Logger: a.log})
+	a.onClose(func(context.Context) error { watchdog.Stop(); return nil })
+
+	a.renderer = stream.NewRenderer(stream.Options{Placeholder: cfg.Bot.Placeholder, Logger: a.log, OnEdit: a.metrics.Edit})
 	a.onClose(a.renderer.Close)
 
 	ecfg := bot.EngineConfig{
@@ -200,6 +233,7 @@ func (a *App) build(ctx context.Context) error {
 		Settings:            settingsFrom(cfg, model),
 		MaxConcurrent:       cfg.Bot.MaxConcurrentReplies,
 		MaxPendingPerThread: cfg.Bot.MaxPendingPerThread,
+		Observer:            a.metrics,
 		Logger:              a.log,
 	}
 	if filter != nil {
@@ -227,8 +261,20 @@ func (a *App) build(ctx context.Context) error {
 		}
 		a.adapters = append(a.adapters, sl)
 	}
+	outboxes := make(map[bot.Platform]bot.Outbox, len(a.adapters))
 	for _, ad := range a.adapters {
 		a.engine.AddOutbox(ad.Platform(), ad)
+		outboxes[ad.Platform()] = ad
+		if c, ok := ad.(metrics.Connector); ok {
+			a.health.AddCheck(metrics.AdapterCheck(string(ad.Platform()), c))
+		}
+	}
+	// Replies a crash left streaming are finished on their platform with
+	// a notice before new messages are taken.
+	if n, err := ops.RecoverInterrupted(ctx, store, outboxes, a.log); err != nil {
+		a.log.Warn("crash recovery incomplete", "recovered", n, "err", err)
+	} else if n > 0 {
+		a.log.Info("finished replies interrupted by a crash", "count", n)
 	}
 	return nil
 }
@@ -246,7 +292,7 @@ func settingsFrom(cfg *config.Config, model string) bot.Settings {
 	return bot.Settings{SystemPrompt: cfg.Bot.SystemPrompt, Model: model, ChannelModels: cfg.LLM.ChannelModels}
 }
 
-func filterOptions(f config.Filters, log *slog.Logger) filters.Options {
+func (a *App) filterOptions(f config.Filters) filters.Options {
 	channels := make(map[string]filters.ChannelRules, len(f.Channels))
 	for k, c := range f.Channels {
 		channels[k] = filters.ChannelRules{Add: c.Add, Remove: c.Remove}
@@ -254,7 +300,8 @@ func filterOptions(f config.Filters, log *slog.Logger) filters.Options {
 	return filters.Options{
 		Words: f.Words, Files: f.Files, Channels: channels,
 		NormalizeWidth: f.NormalizeWidth, CaseFold: f.CaseFold, StripInvisible: f.StripInvisible, StripSeparators: f.StripSeparators,
-		Action: f.Action, InputNotice: f.InputNotice, OutputNotice: f.OutputNotice, LogText: f.LogText, Logger: log,
+		Action: f.Action, InputNotice: f.InputNotice, OutputNotice: f.OutputNotice, LogText: f.LogText, Logger: a.log,
+		OnHit: a.metrics.FilterHit,
 	}
 }
 
@@ -284,9 +331,7 @@ func (a *App) serve(ctx context.Context) error {
 			_ = a.filter.Watch(runCtx, 2*time.Second)
 		}()
 	}
-	if a.Env.Ready != nil {
-		a.Env.Ready("READY=1")
-	}
+	a.notify(ops.StateReady)
 	a.log.Info("parley started", "version", version, "adapters", len(a.adapters), "model", a.engine.Settings().Model)
 
 	var runErr error
@@ -301,14 +346,14 @@ wait:
 			// returns an error only when it cannot go on.
 			break wait
 		case <-a.Env.Reload:
+			a.notify(ops.StateReloading)
 			if err := a.reload(); err != nil {
 				a.log.Error("reload refused; keeping the running config", "err", err)
 			}
+			a.notify(ops.StateReady)
 		}
 	}
-	if a.Env.Ready != nil {
-		a.Env.Ready("STOPPING=1")
-	}
+	a.notify(ops.StateStopping)
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.Bot.ShutdownTimeout.Duration)
 	shutdownErr := a.engine.Shutdown(sctx)
 	cancel()
@@ -356,7 +401,7 @@ func (a *App) reload() error {
 		return err
 	}
 	if a.filter != nil {
-		if err := a.filter.Reload(filterOptions(cfg.Filters, a.log)); err != nil {
+		if err := a.filter.Reload(a.filterOptions(cfg.Filters)); err != nil {
 			return fmt.Errorf("word filter: %w", err)
 		}
 	}

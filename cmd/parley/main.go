@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
+
+	"github.com/parley-bot/parley/ops"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -25,6 +27,11 @@ func main() {
 	reload := make(chan os.Signal, 1)
 	signal.Notify(reload, syscall.SIGHUP)
 	env.Reload = reload
+	env.Ready = func(state string) {
+		if err := ops.Notify(state); err != nil {
+			fmt.Fprintln(os.Stderr, "parley: sd_notify:", err)
+		}
+	}
 	go func() {
 		<-signals
 		cancel() // the first signal drains in-flight replies
@@ -43,7 +50,7 @@ type Env struct {
 	Getenv   func(string) string
 	Terminal bool               // stdin and stdout are a terminal
 	Reload   <-chan os.Signal   // SIGHUP; nil in tests that do not reload
-	Ready    func(state string) // sd_notify-style lifecycle hook ("READY=1", "STOPPING=1"); nil = none
+	Ready    func(state string) // sd_notify lifecycle hook (ops.StateReady…); nil = none
 }
 
 func isTerminal(fd uintptr) bool { return term.IsTerminal(int(fd)) }

@@ -110,7 +110,7 @@ func TestRunConsoleOverAPipeAgainstAModelServer(t *testing.T) {
 }
 
 func TestRunWithoutKeyUsesTheDemoModel(t *testing.T) {
-	dir, path := writeConfig(t, "[storage]\npath = \"DIR/parley.db\"\n")
+	dir, path := writeConfig(t, "[storage]\npath = \"DIR/parley.db\"\n[metrics]\nlisten = \"\"\n")
 	body, _ := os.ReadFile(path)
 	_ = os.WriteFile(path, []byte(strings.ReplaceAll(string(body), "DIR", dir)), 0o600)
 	r := runMain(t, "hello demo\n", nil, "-config", path, "run")
