@@ -99,7 +99,10 @@ func (a *Adapter) Edit(ctx context.Context, thread bot.ThreadKey, id, text strin
 	defer a.mu.Unlock()
 	m, ok := a.messages[id]
 	if !ok {
-		return fmt.Errorf("edit console message %s: no such message", id)
+		// A message of an earlier run (crash recovery finishing it): a
+		// terminal cannot change past output, so show it again.
+		a.printf("%s %s\n", a.label(), text)
+		return nil
 	}
 	old := m.text
 	m.text = text
@@ -143,7 +146,31 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 	return a.runPipe(ctx, h)
 }
 
+// deadliner is an input that can be unblocked, like an *os.File pipe.
+type deadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
 func (a *Adapter) runPipe(ctx context.Context, h bot.Handler) error {
+	// A read from a pipe does not watch ctx: on cancellation, a past
+	// deadline unblocks it so Run can return.
+	if d, ok := a.opts.In.(deadliner); ok {
+		stop := make(chan struct{})
+		var watcher sync.WaitGroup
+		watcher.Add(1)
+		go func() {
+			defer watcher.Done()
+			select {
+			case <-ctx.Done():
+				_ = d.SetReadDeadline(time.Now())
+			case <-stop:
+			}
+		}()
+		defer func() {
+			close(stop)
+			watcher.Wait()
+		}()
+	}
 	lines := bufio.NewScanner(a.opts.In)
 	lines.Buffer(make([]byte, 64*1024), 4<<20)
 	for lines.Scan() {
@@ -162,7 +189,7 @@ func (a *Adapter) runPipe(ctx context.Context, h bot.Handler) error {
 			return nil
 		}
 	}
-	if err := lines.Err(); err != nil {
+	if err := lines.Err(); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("read console input: %w", err)
 	}
 	return nil

@@ -21,6 +21,9 @@ func main() {
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
 		Terminal: term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())),
 	}
+	if !env.Terminal {
+		env.Stdin = pollableStdin()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
@@ -54,3 +57,14 @@ type Env struct {
 }
 
 func isTerminal(fd uintptr) bool { return term.IsTerminal(int(fd)) }
+
+// pollableStdin returns standard input in non-blocking mode, so that the
+// console's read of a pipe can be interrupted at shutdown (a read
+// deadline); a regular file or a terminal is returned as it is.
+func pollableStdin() io.Reader {
+	fd := int(os.Stdin.Fd())
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		return os.Stdin
+	}
+	return os.NewFile(uintptr(fd), "/dev/stdin")
+}
