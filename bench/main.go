@@ -203,7 +203,6 @@ type firstTextOutbox struct {
 	*console.Adapter
 	mu    sync.Mutex
 	first map[string]time.Time
-	ids   map[string]string
 }
 
 func (o *firstTextOutbox) seen(thread, text string) {

@@ -158,11 +158,9 @@ func (c *memConversations) userStatuses() []bot.Status {
 
 // scriptModel answers each request with a scripted behaviour.
 type scriptModel struct {
-	mu      sync.Mutex
-	calls   []bot.ChatRequest
-	answer  func(n int, req bot.ChatRequest, ctx context.Context, delta func(string)) (bot.Completion, error)
-	running map[string]int
-	maxPar  int
+	mu     sync.Mutex
+	calls  []bot.ChatRequest
+	answer func(n int, req bot.ChatRequest, ctx context.Context, delta func(string)) (bot.Completion, error)
 }
 
 func (m *scriptModel) Stream(ctx context.Context, req bot.ChatRequest, delta func(string)) (bot.Completion, error) {

@@ -95,11 +95,10 @@ type lists struct {
 }
 
 type entrySpec struct {
-	raw    string
-	where  string // "file:line" or "words[i]", for error messages
-	key    string // normalised form with star markers, for removal and de-duplication
-	pat    pattern
-	reject string // why the entry is invalid, if it is
+	raw   string
+	where string // "file:line" or "words[i]", for error messages
+	key   string // normalised form with star markers, for removal and de-duplication
+	pat   pattern
 }
 
 type fileStamp struct {

@@ -272,11 +272,13 @@ func (c *Client) request(req bot.ChatRequest) openai.ChatCompletionRequest {
 		if c.cfg.MaxTokensField == MaxCompletionTokens {
 			or.MaxCompletionTokens = req.MaxTokens
 		} else {
-			or.MaxTokens = req.MaxTokens
+			// max_tokens is deprecated by OpenAI but is what most
+			// OpenAI-compatible servers understand; it is the default.
+			or.MaxTokens = req.MaxTokens //lint:ignore SA1019 see above
 			// go-openai refuses max_tokens for OpenAI's reasoning models,
 			// as does OpenAI.
 			if errors.Is(c.validator.Validate(or), openai.ErrReasoningModelMaxTokensDeprecated) {
-				or.MaxTokens, or.MaxCompletionTokens = 0, req.MaxTokens
+				or.MaxTokens, or.MaxCompletionTokens = 0, req.MaxTokens //lint:ignore SA1019 clearing the deprecated field
 			}
 		}
 	}

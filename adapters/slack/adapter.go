@@ -27,6 +27,9 @@ type Adapter struct {
 	// processed counts Events API deliveries fully handled (or dropped as
 	// duplicates); tests wait on it instead of sleeping.
 	processed atomic.Int64
+	// connected is true while Slack can reach Parley: the socket is up,
+	// or the HTTP listener is serving (readiness, /readyz).
+	connected atomic.Bool
 
 	mu       sync.Mutex
 	self     identity // from auth.test, set by Run
@@ -39,6 +42,9 @@ type identity struct {
 	UserID string
 	BotID  string
 }
+
+// Connected reports whether events can reach Parley now (for /readyz).
+func (a *Adapter) Connected() bool { return a.connected.Load() }
 
 // New checks opts and builds an adapter; it does not connect.
 func New(opts Options, logger *slog.Logger) (*Adapter, error) {

@@ -90,6 +90,8 @@ func (a *Adapter) runHTTP(ctx context.Context, h bot.Handler, wg *sync.WaitGroup
 	errc := make(chan error, 1)
 	// Owned: both exits below wait for errc.
 	go func() { errc <- srv.Serve(ln) }()
+	a.connected.Store(true)
+	defer a.connected.Store(false)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("slack http server on %s: %w", ln.Addr(), err)

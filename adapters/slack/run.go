@@ -129,10 +129,15 @@ func (a *Adapter) runSocket(ctx context.Context, h bot.Handler, wg *sync.WaitGro
 func (a *Adapter) onSocketEvent(ctx context.Context, h bot.Handler, client *socketmode.Client, evt socketmode.Event, wg *sync.WaitGroup) {
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
+		a.connected.Store(false)
 		a.log.Debug("slack socket mode connecting")
 	case socketmode.EventTypeConnected:
+		a.connected.Store(true)
 		a.log.Info("slack socket mode connected")
+	case socketmode.EventTypeDisconnect:
+		a.connected.Store(false)
 	case socketmode.EventTypeConnectionError:
+		a.connected.Store(false)
 		if ce, ok := evt.Data.(*slack.ConnectionErrorEvent); ok {
 			a.log.Warn("slack socket mode connection failed, retrying", "attempt", ce.Attempt, "backoff", ce.Backoff, "err", ce.ErrorObj)
 		}

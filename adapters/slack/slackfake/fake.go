@@ -84,38 +84,37 @@ type Fake struct {
 	srv  *httptest.Server
 	up   websocket.Upgrader
 
-	mu           sync.Mutex
-	revoked      string // error code every call answers with, "" when none
-	users        map[string]User
-	messages     map[string]*Message // by channel/ts
-	order        []string
-	tsCounter    int64
-	calls        map[string]int
-	statuses     []StatusCall
-	responses    []ResponsePost
-	tokens       float64 // chat.update bucket
-	lastRefill   time.Time
-	forced       int // next chat.update calls to refuse
-	forcedAfter  time.Duration
-	windowEnd    time.Time // end of the latest Retry-After window
-	rejected     int
-	inWindow     int
-	conn         *sockConn
-	conns        map[*sockConn]bool // every open connection
-	connections  int
-	connChanged  chan struct{} // closed and replaced when conn changes
-	envelopeSeq  int
-	lateAcks     int
-	eventsAcked  int
-	updates      []UpdateCall
-	statusErr    string
-	eventSeq     int
-	closed       bool
-	wg           sync.WaitGroup
-	echo         chan echoEvent
-	ctx          context.Context // ends at Close
-	stop         context.CancelFunc
-	postRejected int
+	mu          sync.Mutex
+	revoked     string // error code every call answers with, "" when none
+	users       map[string]User
+	messages    map[string]*Message // by channel/ts
+	order       []string
+	tsCounter   int64
+	calls       map[string]int
+	statuses    []StatusCall
+	responses   []ResponsePost
+	tokens      float64 // chat.update bucket
+	lastRefill  time.Time
+	forced      int // next chat.update calls to refuse
+	forcedAfter time.Duration
+	windowEnd   time.Time // end of the latest Retry-After window
+	rejected    int
+	inWindow    int
+	conn        *sockConn
+	conns       map[*sockConn]bool // every open connection
+	connections int
+	connChanged chan struct{} // closed and replaced when conn changes
+	envelopeSeq int
+	lateAcks    int
+	eventsAcked int
+	updates     []UpdateCall
+	statusErr   string
+	eventSeq    int
+	closed      bool
+	wg          sync.WaitGroup
+	echo        chan echoEvent
+	ctx         context.Context // ends at Close
+	stop        context.CancelFunc
 }
 
 type echoEvent struct{ inner map[string]any }
