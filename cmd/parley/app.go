@@ -14,9 +14,11 @@ import (
 	"github.com/parley-bot/parley/adapters/console"
 	"github.com/parley-bot/parley/adapters/slack"
 	"github.com/parley-bot/parley/bot"
+	"github.com/parley-bot/parley/commands"
 	"github.com/parley-bot/parley/config"
 	"github.com/parley-bot/parley/conversation"
 	"github.com/parley-bot/parley/filters"
+	"github.com/parley-bot/parley/limits"
 	"github.com/parley-bot/parley/llm"
 	"github.com/parley-bot/parley/llm/fakeopenai"
 	"github.com/parley-bot/parley/metrics"
@@ -94,6 +96,7 @@ type App struct {
 	filter   *filters.Filter
 	renderer *stream.Renderer
 	engine   *bot.Engine
+	gate     *limits.Gate
 	metrics  *metrics.Metrics
 	health   *metrics.Server
 	adapters []bot.Adapter
@@ -199,12 +202,25 @@ func (a *App) build(ctx context.Context) error {
 	if filter != nil {
 		opts.SummaryFilter = func(s string) string { return filter.Mask(bot.ChannelKey{}, s) }
 	}
+	limitsMigrations, err := limits.Migrations()
+	if err != nil {
+		return fmt.Errorf("limits: %w", err)
+	}
+	opts.Migrations = append(opts.Migrations, limitsMigrations...)
 	store, err = conversation.Open(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	a.store = store
 	a.onClose(store.Close)
+	lopts, err := a.limitsOptions(cfg)
+	if err != nil {
+		return err
+	}
+	if a.gate, err = limits.NewGate(ctx, store.DB(), lopts); err != nil {
+		return fmt.Errorf("limits: %w", err)
+	}
+	a.onClose(func(context.Context) error { return a.gate.Close() })
 
 	a.health = metrics.NewServer(a.metrics, metrics.ServerOptions{Logger: a.log, Checks: []metrics.ReadinessCheck{
 		{Name: "store", Check: store.ReadDB().PingContext},
@@ -234,6 +250,8 @@ func (a *App) build(ctx context.Context) error {
 		MaxConcurrent:       cfg.Bot.MaxConcurrentReplies,
 		MaxPendingPerThread: cfg.Bot.MaxPendingPerThread,
 		Observer:            a.metrics,
+		Gate:                a.gate,
+		Commands:            commands.New(a.gate, a.log),
 		Logger:              a.log,
 	}
 	if filter != nil {
@@ -409,7 +427,39 @@ func (a *App) reload() error {
 	if a.demo != nil {
 		model = fakeopenai.DemoModel
 	}
+	lopts, err := a.limitsOptions(cfg)
+	if err != nil {
+		return err
+	}
+	if err := a.gate.Reload(lopts); err != nil {
+		return fmt.Errorf("limits: %w", err)
+	}
 	a.engine.SetSettings(settingsFrom(cfg, model))
 	a.log.Info("config reloaded", "path", a.ConfigPath)
 	return nil
+}
+
+// limitsOptions converts the [limits] and [quotas] sections.
+func (a *App) limitsOptions(cfg *config.Config) (limits.Options, error) {
+	l := cfg.Limits
+	o := limits.Options{
+		Channel:   limits.Limit{Count: l.Rate.Count, Per: l.Rate.Per, Burst: l.Burst},
+		User:      limits.Limit{Count: l.UserRate.Count, Per: l.UserRate.Per, Burst: l.UserBurst},
+		QueueSize: l.QueueSize, MaxWait: l.MaxWait.Duration, Logger: a.log,
+		Channels: make(map[bot.ChannelKey]limits.Limit, len(l.Channels)),
+		Quotas: map[limits.Kind]int64{
+			{Scope: limits.ScopeUser, Unit: limits.Tokens, Period: limits.Day}:        int64(cfg.Quotas.UserTokensPerDay),
+			{Scope: limits.ScopeChannel, Unit: limits.Tokens, Period: limits.Day}:     int64(cfg.Quotas.ChannelTokensPerDay),
+			{Scope: limits.ScopeWorkspace, Unit: limits.Tokens, Period: limits.Month}: int64(cfg.Quotas.WorkspaceTokensPerMonth),
+			{Scope: limits.ScopeUser, Unit: limits.Requests, Period: limits.Day}:      int64(cfg.Quotas.UserRequestsPerDay),
+		},
+	}
+	for k, c := range l.Channels {
+		ck, err := config.ParseChannelKey(k)
+		if err != nil {
+			return o, fmt.Errorf("limits.channels.%q: %w", k, err)
+		}
+		o.Channels[ck] = limits.Limit{Count: c.Rate.Count, Per: c.Rate.Per, Burst: c.Burst}
+	}
+	return o, nil
 }
