@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/parley-bot/parley/bot"
+	"github.com/parley-bot/parley/commands"
 	"github.com/parley-bot/parley/conversation"
+	"github.com/parley-bot/parley/limits"
 	"github.com/parley-bot/parley/llm"
 	"github.com/parley-bot/parley/llm/fakeopenai"
 	"github.com/parley-bot/parley/stream"
@@ -27,6 +29,9 @@ type Options struct {
 	Renderer func(*stream.Options)       // changes to the renderer's options
 	Settings func(*bot.Settings)         // changes to the engine settings
 	DBPath   string                      // reuse a database (restart tests); "" = a new temp file
+	// Limits, when set, adds the rate-limit and quota gate with these
+	// options and the admin commands, as the daemon wires them.
+	Limits *limits.Options
 	Logger   *slog.Logger                // nil: discard
 }
 
@@ -37,6 +42,7 @@ type Rig struct {
 	Model    *fakeopenai.Server
 	Client   *llm.Client
 	Renderer *stream.Renderer
+	Gate     *limits.Gate // nil unless Options.Limits was set
 	DBPath   string
 
 	tempDir  string
@@ -96,11 +102,27 @@ func Start(opts Options) (r *Rig, err error) {
 		return nil, errors.Join(fmt.Errorf("model client: %w", err), r.Stop(time.Second))
 	}
 	sopts := conversation.Options{Path: r.DBPath, DefaultModel: "gpt-4o-mini", SummaryModel: r.Client, Logger: log}
+	if opts.Limits != nil {
+		ms, err := limits.Migrations()
+		if err != nil {
+			return nil, errors.Join(err, r.Stop(time.Second))
+		}
+		sopts.Migrations = append(sopts.Migrations, ms...)
+	}
 	if opts.Store != nil {
 		opts.Store(&sopts)
 	}
 	if r.Store, err = conversation.Open(context.Background(), sopts); err != nil {
 		return nil, errors.Join(fmt.Errorf("open store: %w", err), r.Stop(time.Second))
+	}
+	if opts.Limits != nil {
+		lo := *opts.Limits
+		if lo.Logger == nil {
+			lo.Logger = log
+		}
+		if r.Gate, err = limits.NewGate(context.Background(), r.Store.DB(), lo); err != nil {
+			return nil, errors.Join(fmt.Errorf("limits: %w", err), r.Stop(time.Second))
+		}
 	}
 	ropts := stream.Options{Logger: log}
 	if opts.Renderer != nil {
@@ -112,6 +134,9 @@ func Start(opts Options) (r *Rig, err error) {
 		opts.Settings(&settings)
 	}
 	ecfg := bot.EngineConfig{Conversations: r.Store, Model: r.Client, Renderer: r.Renderer, Settings: settings, Logger: log}
+	if r.Gate != nil {
+		ecfg.Gate, ecfg.Commands = r.Gate, commands.New(r.Gate, log)
+	}
 	if opts.Engine != nil {
 		opts.Engine(&ecfg)
 	}
@@ -174,6 +199,9 @@ func (r *Rig) Stop(drain time.Duration) error {
 		defer cancel()
 		if r.Renderer != nil {
 			errs = append(errs, r.Renderer.Close(ctx))
+		}
+		if r.Gate != nil {
+			errs = append(errs, r.Gate.Close())
 		}
 		if r.Store != nil {
 			errs = append(errs, r.Store.Close(ctx))
