@@ -86,11 +86,15 @@ type EngineConfig struct {
 	// reply (default 20); more are answered with a busy notice.
 	MaxPendingPerThread int
 	// FinishTimeout bounds the final edits of a reply after its model
-	// stream has ended or been cancelled (default 15s).
+	// stream has ended or been cancelled (default 60s: twenty replies that
+	// end together in one Discord channel need about 20 s of edit budget).
 	FinishTimeout time.Duration
 	Logger        *slog.Logger
 	Now           func() time.Time
 }
+
+// shutdownGrace bounds the final edits of replies interrupted by Shutdown.
+const shutdownGrace = 15 * time.Second
 
 // Engine answers messages: one reply in flight per thread, later messages
 // answered in order, many threads in parallel within MaxConcurrent.
@@ -152,7 +156,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		cfg.MaxPendingPerThread = 20
 	}
 	if cfg.FinishTimeout <= 0 {
-		cfg.FinishTimeout = 15 * time.Second
+		cfg.FinishTimeout = 60 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -344,13 +348,13 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.log.Warn("shutdown deadline reached; interrupting replies in flight", "in_flight", e.InFlight())
 	e.cancelBase()
-	// Interrupted replies still make their final edit and store, bounded
-	// by FinishTimeout each.
+	// Interrupted replies still make their final edit and store; a
+	// platform that cannot take it within shutdownGrace is abandoned.
 	select {
 	case <-done:
 		return nil
-	case <-time.After(e.cfg.FinishTimeout + time.Second):
-		return fmt.Errorf("shutdown: %d replies did not finish", e.InFlight())
+	case <-time.After(shutdownGrace):
+		return fmt.Errorf("shutdown: %d replies did not finish their final edit within %s", e.InFlight(), shutdownGrace)
 	}
 }
 

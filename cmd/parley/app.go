@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-bot/parley/adapters/console"
+	"github.com/parley-bot/parley/adapters/discord"
 	"github.com/parley-bot/parley/adapters/slack"
 	"github.com/parley-bot/parley/bot"
 	"github.com/parley-bot/parley/commands"
@@ -278,6 +279,18 @@ func (a *App) build(ctx context.Context) error {
 			return fmt.Errorf("slack: %w", err)
 		}
 		a.adapters = append(a.adapters, sl)
+	}
+	if !a.ConsoleOnly && cfg.Discord.Enabled {
+		d := cfg.Discord
+		dc, err := discord.New(discord.Options{
+			Token: d.Token.Value(), ApplicationID: d.ApplicationID, APIURL: d.APIURL, GuildIDs: d.GuildIDs,
+			ReplyMode: d.ReplyMode, Admins: d.Admins, RespondToBots: d.RespondToBots, MaxMessageChars: d.MaxMessageChars,
+			MessageContentIntent: d.MessageContentIntent, ShardID: d.ShardID, ShardCount: d.ShardCount,
+		}, a.log.With("platform", "discord"))
+		if err != nil {
+			return fmt.Errorf("discord: %w", err)
+		}
+		a.adapters = append(a.adapters, dc)
 	}
 	outboxes := make(map[bot.Platform]bot.Outbox, len(a.adapters))
 	for _, ad := range a.adapters {

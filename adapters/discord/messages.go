@@ -1,0 +1,295 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/parley-bot/parley/bot"
+)
+
+var (
+	roleMention    = regexp.MustCompile(`<@&([0-9]+)>`)
+	channelMention = regexp.MustCompile(`<#([0-9]+)>`)
+)
+
+// userMessage reports whether a message type is something a person wrote
+// (not a join notice, a pin, a thread-created notice …).
+func userMessage(t discordgo.MessageType) bool {
+	return t == discordgo.MessageTypeDefault || t == discordgo.MessageTypeReply
+}
+
+// ignoredAuthor reports whether messages by u are not for Parley: its own,
+// and other bots' unless respond_to_bots.
+func (a *Adapter) ignoredAuthor(u *discordgo.User) bool {
+	if u == nil {
+		return true
+	}
+	if u.ID == a.botUserID() {
+		return true
+	}
+	return u.Bot && !a.opts.RespondToBots
+}
+
+// queueKey orders events: messages of one conversation run in order.
+// In a plain server channel every mention is its own conversation (a new
+// thread, or a reply), so they run in parallel; in threads and DMs the
+// channel is the conversation.
+func (a *Adapter) queueKey(guildID, channelID, messageID string) string {
+	if guildID != "" {
+		if ci, ok := a.dir.peek(channelID); ok && !ci.thread {
+			return channelID + "/" + messageID
+		}
+	}
+	return channelID
+}
+
+func (a *Adapter) onMessageCreate(_ *discordgo.Session, ev *discordgo.MessageCreate) {
+	h, ctx := a.current()
+	if h == nil || ev.Message == nil || a.ignoredAuthor(ev.Author) || !userMessage(ev.Type) {
+		return
+	}
+	m := ev.Message
+	a.work.do(a.queueKey(m.GuildID, m.ChannelID, m.ID), func() { a.handleCreate(ctx, h, m) })
+}
+
+func (a *Adapter) handleCreate(ctx context.Context, h bot.Handler, m *discordgo.Message) {
+	botID := a.botUserID()
+	msg := bot.Message{
+		Platform:    bot.PlatformDiscord,
+		Workspace:   m.GuildID,
+		ID:          m.ID,
+		EventID:     m.ID, // snowflakes are unique across Discord: one ID per message, replay or not
+		AuthorID:    m.Author.ID,
+		AuthorName:  displayName(m.Author, m.Member),
+		IsDM:        m.GuildID == "",
+		MentionsBot: mentionsUser(m, botID),
+		Text:        a.cleanText(ctx, m, botID),
+		Time:        m.Timestamp,
+	}
+	log := a.log.With("channel", m.ChannelID, "message", m.ID)
+	deliver := func(channel, thread string) {
+		msg.Channel, msg.Thread = channel, thread
+		if err := h.HandleMessage(ctx, msg); err != nil {
+			log.Error("handle message", "err", err)
+		}
+	}
+	if msg.IsDM {
+		deliver(m.ChannelID, m.ChannelID)
+		return
+	}
+	ci, err := a.dir.channel(ctx, m.ChannelID)
+	if err != nil {
+		log.Warn("channel lookup failed; treating it as a plain channel", "err", err)
+	}
+	if ci.thread {
+		if !msg.MentionsBot {
+			active, err := h.ThreadActive(ctx, bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: m.GuildID, Channel: m.ChannelID, Thread: m.ChannelID})
+			if err != nil {
+				log.Error("thread lookup", "err", err)
+				return
+			}
+			if !active {
+				return
+			}
+		}
+		deliver(m.ChannelID, m.ChannelID)
+		return
+	}
+	if root := replyRoot(m, botID); root != "" {
+		// A Discord reply to the first message of one of the bot's
+		// answers continues that reply-mode conversation.
+		deliver(m.ChannelID, root)
+		return
+	}
+	if !msg.MentionsBot {
+		return
+	}
+	if a.opts.ReplyMode == ReplyModeThread {
+		thread, err := a.openThread(ctx, m, msg.Text)
+		if err == nil {
+			deliver(thread, thread)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("could not open a thread; answering with a reply instead (does the bot have Create Public Threads?)", "err", err)
+	}
+	deliver(m.ChannelID, m.ID)
+}
+
+// openThread starts a thread from the user's message and returns its
+// channel ID.
+func (a *Adapter) openThread(ctx context.Context, m *discordgo.Message, text string) (string, error) {
+	ch, err := a.s.MessageThreadStartComplex(m.ChannelID, m.ID, &discordgo.ThreadStart{
+		Name:                threadName(text),
+		AutoArchiveDuration: 1440,
+	}, discordgo.WithContext(ctx))
+	var re *discordgo.RESTError
+	switch {
+	case err == nil:
+		a.dir.remember(ch.ID, channelInfo{name: ch.Name, thread: true})
+		return ch.ID, nil
+	case errors.As(err, &re) && re.Message != nil && re.Message.Code == discordgo.ErrCodeThreadAlreadyCreatedForThisMessage:
+		// A replayed event, or a restart: the thread exists, and Discord
+		// gives a thread started from a message that message's ID.
+		a.dir.remember(m.ID, channelInfo{thread: true})
+		return m.ID, nil
+	}
+	return "", a.mapError("create thread", err)
+}
+
+// replyRoot returns the conversation a reply continues: m replies to a
+// bot message that itself replied to the user's message starting the
+// conversation (the first message of every reply-mode answer does). It
+// returns "" for anything else.
+func replyRoot(m *discordgo.Message, botID string) string {
+	ref := m.ReferencedMessage
+	if m.MessageReference == nil || ref == nil || ref.Author == nil || ref.Author.ID != botID || ref.MessageReference == nil {
+		return ""
+	}
+	if ref.MessageReference.ChannelID != "" && ref.MessageReference.ChannelID != m.ChannelID {
+		return ""
+	}
+	return ref.MessageReference.MessageID
+}
+
+// threadName makes a thread title from the question: its first line, cut
+// to Discord's 100 characters.
+func threadName(text string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
+	line = strings.Join(strings.Fields(line), " ")
+	if line == "" {
+		return "Parley"
+	}
+	if utf8.RuneCountInString(line) > 90 {
+		r := []rune(line)
+		line = strings.TrimSpace(string(r[:89])) + "…"
+	}
+	return line
+}
+
+func (a *Adapter) onMessageUpdate(_ *discordgo.Session, ev *discordgo.MessageUpdate) {
+	h, ctx := a.current()
+	// Updates without an author are Discord adding embeds, not user edits.
+	if h == nil || ev.Message == nil || ev.Author == nil || a.ignoredAuthor(ev.Author) || !userMessage(ev.Type) {
+		return
+	}
+	m := ev.Message
+	a.work.do(a.queueKey(m.GuildID, m.ChannelID, m.ID), func() {
+		key := a.keyOf(ctx, m.GuildID, m.ChannelID, m.ID, m.Thread)
+		if err := h.HandleEdit(ctx, key, m.ID, a.cleanText(ctx, m, a.botUserID())); err != nil {
+			a.log.Error("handle edit", "channel", m.ChannelID, "message", m.ID, "err", err)
+		}
+	})
+}
+
+func (a *Adapter) onMessageDelete(_ *discordgo.Session, ev *discordgo.MessageDelete) {
+	h, ctx := a.current()
+	if h == nil || ev.Message == nil {
+		return
+	}
+	m := ev.Message
+	a.work.do(a.queueKey(m.GuildID, m.ChannelID, m.ID), func() {
+		key := a.keyOf(ctx, m.GuildID, m.ChannelID, m.ID, nil)
+		if err := h.HandleDelete(ctx, key, m.ID); err != nil {
+			a.log.Error("handle delete", "channel", m.ChannelID, "message", m.ID, "err", err)
+		}
+	})
+}
+
+// keyOf returns the conversation an existing message belongs to, by the
+// same scheme handleCreate uses (see the package doc).
+func (a *Adapter) keyOf(ctx context.Context, guildID, channelID, messageID string, started *discordgo.Channel) bot.ThreadKey {
+	key := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: channelID, Thread: channelID}
+	if guildID == "" {
+		return key
+	}
+	ci, err := a.dir.channel(ctx, channelID)
+	if err != nil {
+		a.log.Warn("channel lookup failed; treating it as a plain channel", "channel", channelID, "err", err)
+	}
+	switch {
+	case ci.thread:
+		return key
+	case a.opts.ReplyMode == ReplyModeThread:
+		thread := messageID // a thread started from a message has its ID
+		if started != nil && started.ID != "" {
+			thread = started.ID
+		}
+		key.Channel, key.Thread = thread, thread
+	default:
+		key.Thread = messageID
+	}
+	return key
+}
+
+// mentionsUser reports whether m mentions the user id.
+func mentionsUser(m *discordgo.Message, id string) bool {
+	if id == "" {
+		return false
+	}
+	for _, u := range m.Mentions {
+		if u != nil && u.ID == id {
+			return true
+		}
+	}
+	return strings.Contains(m.Content, "<@"+id+">") || strings.Contains(m.Content, "<@!"+id+">")
+}
+
+// cleanText strips the bot's mention and turns the other user, role and
+// channel mentions into names the model can read.
+func (a *Adapter) cleanText(ctx context.Context, m *discordgo.Message, botID string) string {
+	text := m.Content
+	if botID != "" {
+		// With the space after it, so that "ask <@bot> about" reads "ask about".
+		text = strings.NewReplacer("<@"+botID+"> ", "", "<@!"+botID+"> ", "", "<@"+botID+">", "", "<@!"+botID+">", "").Replace(text)
+	}
+	for _, u := range m.Mentions {
+		if u == nil || u.ID == botID {
+			continue
+		}
+		name := "@" + displayName(u, nil)
+		text = strings.NewReplacer("<@"+u.ID+">", name, "<@!"+u.ID+">", name).Replace(text)
+	}
+	if m.GuildID != "" {
+		text = roleMention.ReplaceAllStringFunc(text, func(s string) string {
+			if name := a.dir.role(ctx, m.GuildID, roleMention.FindStringSubmatch(s)[1]); name != "" {
+				return "@" + name
+			}
+			return "@role"
+		})
+	}
+	text = channelMention.ReplaceAllStringFunc(text, func(s string) string {
+		if ci, err := a.dir.channel(ctx, channelMention.FindStringSubmatch(s)[1]); err == nil && ci.name != "" {
+			return "#" + ci.name
+		}
+		return "#channel"
+	})
+	return strings.TrimSpace(text)
+}
+
+// displayName is what the model calls a user: the server nickname, the
+// global display name, or the username.
+func displayName(u *discordgo.User, member *discordgo.Member) string {
+	if member != nil && member.Nick != "" {
+		return member.Nick
+	}
+	return userName(u)
+}
+
+func userName(u *discordgo.User) string {
+	switch {
+	case u == nil:
+		return ""
+	case u.GlobalName != "":
+		return u.GlobalName
+	default:
+		return u.Username
+	}
+}

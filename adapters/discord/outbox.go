@@ -1,0 +1,168 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/parley-bot/parley/bot"
+)
+
+// Limits declares Discord's budgets to the renderer. Discord does not
+// document the message buckets; about 5 requests per 5 s per channel is
+// what it serves (X-RateLimit-Limit: 5, Reset-After: 5). The renderer's
+// token buckets plan with these; the adapter enforces the live bucket from
+// the X-RateLimit-* headers (refusing locally with a RateLimitedError when
+// it is empty) and the global 50 requests/s in its HTTP transport.
+func (a *Adapter) Limits() bot.Limits {
+	return bot.Limits{
+		MaxMessageChars: a.opts.MaxMessageChars,
+		Edit:            bot.Budget{Scope: bot.ScopeChannel, Every: time.Second, Burst: 5},
+		Post:            bot.Budget{Scope: bot.ScopeChannel, Every: time.Second, Burst: 5},
+		MinEditInterval: time.Second,
+	}
+}
+
+// noPings keeps model output from pinging anyone: mentions it writes are
+// shown, but notify nobody.
+func noPings() *discordgo.MessageAllowedMentions {
+	return &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
+}
+
+// Post sends text as a new message in the conversation's channel. In a
+// reply-mode conversation (Thread is the user's message, not the channel)
+// the first message of the answer references the user's message.
+func (a *Adapter) Post(ctx context.Context, key bot.ThreadKey, text string) (string, error) {
+	release, err := a.reserve(ctx, "post:"+key.Channel, "discord post")
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	send := &discordgo.MessageSend{Content: a.render(text), AllowedMentions: noPings()}
+	reference := key.Workspace != "" && key.Thread != key.Channel && !a.referenced(key)
+	if reference {
+		send.Reference = &discordgo.MessageReference{
+			MessageID:       key.Thread,
+			ChannelID:       key.Channel,
+			GuildID:         key.Workspace,
+			FailIfNotExists: new(false), // the answer still shows if the question was deleted
+		}
+	}
+	msg, err := a.s.ChannelMessageSendComplex(key.Channel, send, discordgo.WithContext(ctx))
+	if err != nil {
+		return "", a.mapError(fmt.Sprintf("post in channel %s", key.Channel), err)
+	}
+	if reference {
+		a.markReferenced(key) // only now: a refused post is retried with its reference
+	}
+	return msg.ID, nil
+}
+
+// Edit replaces the text of one of the bot's messages.
+func (a *Adapter) Edit(ctx context.Context, key bot.ThreadKey, messageID, text string) error {
+	release, err := a.reserve(ctx, "edit:"+key.Channel, "discord edit")
+	if err != nil {
+		return err
+	}
+	defer release()
+	content := a.render(text)
+	_, err = a.s.ChannelMessageEditComplex(&discordgo.MessageEdit{
+		ID: messageID, Channel: key.Channel, Content: &content, AllowedMentions: noPings(),
+	}, discordgo.WithContext(ctx))
+	if err != nil {
+		return a.mapError(fmt.Sprintf("edit message %s in channel %s", messageID, key.Channel), err)
+	}
+	return nil
+}
+
+// Typing shows "Parley is typing…" in the conversation's channel for
+// about 10 s.
+func (a *Adapter) Typing(ctx context.Context, key bot.ThreadKey) error {
+	if err := a.s.ChannelTyping(key.Channel, discordgo.WithContext(ctx)); err != nil {
+		return a.mapError(fmt.Sprintf("typing in channel %s", key.Channel), err)
+	}
+	return nil
+}
+
+// shortWait is how long a request waits for its bucket to refill instead
+// of being refused: refusing costs the renderer a pause and a retry, which
+// is not worth it for a bucket that refills in a moment.
+const shortWait = 100 * time.Millisecond
+
+// reserve claims room in the route's bucket, waiting out a short refill;
+// a longer one is refused with a *bot.RateLimitedError.
+func (a *Adapter) reserve(ctx context.Context, route, op string) (func(), error) {
+	for {
+		release, wait := a.routes.reserve(route)
+		if release != nil {
+			return release, nil
+		}
+		if wait > shortWait {
+			return nil, &bot.RateLimitedError{Op: op, RetryAfter: wait}
+		}
+		if !sleepCtx(ctx, wait+time.Millisecond) {
+			return nil, fmt.Errorf("%s: %w", op, ctx.Err())
+		}
+	}
+}
+
+// referenced reports whether a reply-mode conversation's answer already
+// carries its reference in this process.
+func (a *Adapter) referenced(key bot.ThreadKey) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, done := a.firstPosted[key.String()]
+	return done
+}
+
+func (a *Adapter) markReferenced(key bot.ThreadKey) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	if len(a.firstPosted) >= 4096 {
+		for k, at := range a.firstPosted {
+			if now.Sub(at) > time.Hour {
+				delete(a.firstPosted, k)
+			}
+		}
+	}
+	a.firstPosted[key.String()] = now
+}
+
+// render converts text for Discord. When the conversion would push a
+// message past the limit the renderer split it for, the text goes as it
+// is: raw Markdown is still readable, a rejected message is not.
+func (a *Adapter) render(text string) string {
+	if strings.TrimSpace(text) == "" {
+		return "…" // Discord refuses empty messages
+	}
+	out := ToDiscordMarkdown(text)
+	if utf8.RuneCountInString(out) > a.opts.MaxMessageChars {
+		return text
+	}
+	return out
+}
+
+// mapError turns discordgo's 429 into a bot.RateLimitedError and wraps
+// everything else with op.
+func (a *Adapter) mapError(op string, err error) error {
+	var rl *discordgo.RateLimitError
+	if errors.As(err, &rl) && rl.RateLimit != nil {
+		wait := time.Second
+		if rl.TooManyRequests != nil && rl.RetryAfter > 0 {
+			wait = rl.RetryAfter
+		}
+		// discordgo drops the body's "global"; the transport saw the headers.
+		return &bot.RateLimitedError{Op: "discord " + op, RetryAfter: wait, Global: a.tr.globalPaused()}
+	}
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == 429 {
+		return &bot.RateLimitedError{Op: "discord " + op, RetryAfter: time.Second}
+	}
+	return fmt.Errorf("discord %s: %w", op, err)
+}
