@@ -65,6 +65,9 @@ func (e *Engine) answer(key ThreadKey, q *threadQueue, j job) {
 		return
 	}
 
+	if prompt.Model != "" {
+		model = prompt.Model
+	}
 	var admission Admission
 	if e.cfg.Gate != nil {
 		admission, err = e.cfg.Gate.Admit(ctx, j.msg, model, prompt.Tokens, prompt.MaxOutput, r.stream.SetStatus)
@@ -152,7 +155,7 @@ func (r *reply) show(text string) {
 func (e *Engine) begin(key ThreadKey, j job, model string) (*reply, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.FinishTimeout)
 	defer cancel()
-	id, err := e.cfg.Conversations.BeginReply(ctx, key, model)
+	id, err := e.cfg.Conversations.BeginReply(ctx, key, j.userID, model)
 	if err != nil {
 		return nil, fmt.Errorf("begin reply in %s: %w", key, err)
 	}

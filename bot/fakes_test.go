@@ -85,7 +85,7 @@ func (c *memConversations) Prompt(_ context.Context, key bot.ThreadKey, o bot.Pr
 	return bot.Prompt{Messages: msgs, Tokens: 10 * len(msgs), Budget: 1000, MaxOutput: 100}, nil
 }
 
-func (c *memConversations) BeginReply(_ context.Context, key bot.ThreadKey, _ string) (int64, error) {
+func (c *memConversations) BeginReply(_ context.Context, key bot.ThreadKey, _ int64, _ string) (int64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nextID++

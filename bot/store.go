@@ -55,6 +55,7 @@ type PromptOptions struct {
 
 // Prompt is a request fitted to the model's context window.
 type Prompt struct {
+	Model     string        // the model it was fitted to (a thread's override wins over the channel's)
 	Messages  []ChatMessage // system prompt, summary, then the newest whole turns
 	Tokens    int           // exact prompt tokens by the model's tokenizer, with the chat overhead
 	Budget    int           // window − reserved output − margin
@@ -87,8 +88,9 @@ type Conversations interface {
 	// Prompt fits the thread to the model's window. It returns a
 	// *TooLongError when even the newest message does not fit.
 	Prompt(ctx context.Context, key ThreadKey, opts PromptOptions) (Prompt, error)
-	// BeginReply stores a reply as streaming, before the first text is shown.
-	BeginReply(ctx context.Context, key ThreadKey, model string) (replyID int64, err error)
+	// BeginReply stores a reply to the user message replyTo (its stored ID)
+	// as streaming, before the first text is shown.
+	BeginReply(ctx context.Context, key ThreadKey, replyTo int64, model string) (replyID int64, err error)
 	// ReplyMessages records the platform messages that show the reply so
 	// far, so that a crash can be repaired at the next start.
 	ReplyMessages(ctx context.Context, replyID int64, messageIDs []string) error

@@ -63,10 +63,11 @@ func filler(seed, n int) string {
 func exchange(t testing.TB, s *Store, key bot.ThreadKey, n int, question, answer string) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.SaveUserMessage(ctx, userMsg(key, fmt.Sprintf("m%d", n), "Ana", question), bot.StatusComplete); err != nil {
+	uid, err := s.SaveUserMessage(ctx, userMsg(key, fmt.Sprintf("m%d", n), "Ana", question), bot.StatusComplete)
+	if err != nil {
 		t.Fatalf("SaveUserMessage: %v", err)
 	}
-	id, err := s.BeginReply(ctx, key, smallModel)
+	id, err := s.BeginReply(ctx, key, uid, smallModel)
 	if err != nil {
 		t.Fatalf("BeginReply: %v", err)
 	}
@@ -83,8 +84,9 @@ type stubSummarizer struct {
 	calls     int
 	reqs      []bot.ChatRequest
 	fail      error
-	block     bool // wait for the context to end
-	returned  int  // calls that have returned
+	block     bool          // wait for the context to end
+	started   chan struct{} // signalled (if not nil) when a blocking call starts
+	returned  int           // calls that have returned
 	maxPrompt int
 }
 
@@ -106,6 +108,9 @@ func (m *stubSummarizer) Stream(ctx context.Context, req bot.ChatRequest, _ func
 		m.mu.Unlock()
 	}()
 	if block {
+		if m.started != nil {
+			m.started <- struct{}{}
+		}
 		<-ctx.Done()
 		return bot.Completion{}, ctx.Err()
 	}

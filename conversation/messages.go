@@ -56,8 +56,8 @@ const (
 			ON CONFLICT (thread_id, platform_message_id) WHERE role = 'user' DO NOTHING
 			RETURNING id`
 	qSelectUser  = `SELECT id FROM messages WHERE thread_id = ? AND role = 'user' AND platform_message_id = ?`
-	qInsertReply = `INSERT INTO messages (thread_id, role, status, model, created_at, updated_at)
-			VALUES (?, 'assistant', 'streaming', ?, ?, ?) RETURNING id`
+	qInsertReply = `INSERT INTO messages (thread_id, role, status, model, reply_to, created_at, updated_at)
+			VALUES (?, 'assistant', 'streaming', ?, ?, ?, ?) RETURNING id`
 	qReplyMessages = `UPDATE messages SET platform_message_ids = ?, updated_at = ? WHERE id = ? AND role = 'assistant'`
 	qReplyProgress = `UPDATE messages SET text = ?, updated_at = ? WHERE id = ? AND role = 'assistant' AND status = 'streaming'`
 	qFinishReply   = `UPDATE messages SET text = ?, status = ?, token_count = ?, token_encoding = ?,
@@ -66,7 +66,9 @@ const (
 		WHERE id = ? AND role = 'assistant'`
 )
 
-func hotQueries() []string { return []string{qUpsertThread, qMarkProcessed, qInsertUser, qSelectUser, qInsertReply, qReplyMessages, qReplyProgress, qFinishReply} }
+func hotQueries() []string {
+	return []string{qUpsertThread, qMarkProcessed, qInsertUser, qSelectUser, qInsertReply, qReplyMessages, qReplyProgress, qFinishReply}
+}
 
 func validStatus(st bot.Status) bool {
 	switch st {
@@ -230,7 +232,7 @@ func (s *Store) EditUserMessage(ctx context.Context, key bot.ThreadKey, messageI
 }
 
 // BeginReply stores an empty reply as streaming.
-func (s *Store) BeginReply(ctx context.Context, key bot.ThreadKey, model string) (int64, error) {
+func (s *Store) BeginReply(ctx context.Context, key bot.ThreadKey, replyTo int64, model string) (int64, error) {
 	if !key.Valid() {
 		return 0, fmt.Errorf("begin reply in %s: invalid thread key", key)
 	}
@@ -249,14 +251,14 @@ func (s *Store) BeginReply(ctx context.Context, key bot.ThreadKey, model string)
 				return err
 			}
 		}
-		return s.queryRowStmt(ctx, tx, qInsertReply, threadID, model, now, now).Scan(&id)
+		return s.queryRowStmt(ctx, tx, qInsertReply, threadID, model, nullID(replyTo), now, now).Scan(&id)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("begin reply in %s: %w", key, err)
 	}
 	t.id = threadID
 	if t.loaded {
-		t.append(msg{id: id, status: bot.StatusStreaming, cost: unknownCost()})
+		t.insertReply(msg{id: id, replyTo: replyTo, status: bot.StatusStreaming, cost: unknownCost()})
 	}
 	s.mu.Lock()
 	s.replies[id] = replyRef{key: key, model: model}
@@ -552,3 +554,6 @@ func checkOne(res sql.Result, err error, what string) error {
 	}
 	return nil
 }
+
+// nullID stores 0 as NULL (a reply to no stored message).
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }

@@ -135,3 +135,22 @@ func validateModels(models map[string]ModelInfo) error {
 	}
 	return nil
 }
+
+// model resolves a model name once per name: LookupModel scans the tables,
+// and it is asked on every prompt and count.
+func (s *Store) model(name string) ModelInfo {
+	s.mu.Lock()
+	info, ok := s.modelInfo[name]
+	s.mu.Unlock()
+	if ok {
+		return info
+	}
+	info = LookupModel(name, s.opts.Models)
+	s.mu.Lock()
+	if len(s.modelInfo) >= 256 {
+		clear(s.modelInfo) // names from an untrusted source should not grow it
+	}
+	s.modelInfo[name] = info
+	s.mu.Unlock()
+	return info
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/parley-bot/parley/bot"
 )
@@ -59,7 +60,7 @@ func (s *Store) Prompt(ctx context.Context, key bot.ThreadKey, opts bot.PromptOp
 	if t.systemOverride != "" {
 		system = t.systemOverride
 	}
-	info := LookupModel(model, s.opts.Models)
+	info := s.model(model)
 	enc, _ := parseEncoding(info.Encoding)
 	reserved := s.reservedOutput(info)
 	budget := info.ContextWindow - reserved - s.opts.MarginTokens
@@ -75,8 +76,19 @@ func (s *Store) Prompt(ctx context.Context, key bot.ThreadKey, opts bot.PromptOp
 	if system != "" {
 		fixed += s.systemCost(enc, system)
 	}
+	// Messages queued behind the one being answered are left out.
+	limit, turns := len(t.msgs), t.turns
+	if opts.ReplyTo != 0 {
+		if i := t.find(opts.ReplyTo); i >= 0 && t.msgs[i].user {
+			limit = i + 1
+			for limit < len(t.msgs) && !t.msgs[limit].user {
+				limit++
+			}
+			turns = t.sendableTurns(limit)
+		}
+	}
 	newest := -1
-	for i := len(t.msgs) - 1; i >= 0; i-- {
+	for i := limit - 1; i >= 0; i-- {
 		if t.msgs[i].user && userSendable(t.msgs[i].status) {
 			newest = i
 			break
@@ -90,16 +102,16 @@ func (s *Store) Prompt(ctx context.Context, key bot.ThreadKey, opts bot.PromptOp
 		return bot.Prompt{}, &bot.TooLongError{Tokens: need, Budget: budget}
 	}
 
-	spans, used, stopUser := s.fit(t, enc, budget-fixed)
-	evicted := t.turns - len(spans)
+	spans, used, stopUser := s.fit(t, enc, budget-fixed, limit)
+	evicted := turns - len(spans)
 	withSummary := false
-	if evicted > 0 && t.summary != "" {
+	if evicted > 0 && t.summary != "" && s.opts.Policy == PolicySummarize {
 		// The summary ranks after the newest turn and before older ones.
 		sc := s.summaryCost(t, enc)
-		if sc+s.spanCost(t, spans[:1], enc) <= budget-fixed {
-			spans, used, stopUser = s.fit(t, enc, budget-fixed-sc)
+		if sc+s.turnCost(t, spans[0], enc) <= budget-fixed {
+			spans, used, stopUser = s.fit(t, enc, budget-fixed-sc, limit)
 			used += sc
-			evicted = t.turns - len(spans)
+			evicted = turns - len(spans)
 			withSummary = true
 		}
 	}
@@ -128,11 +140,12 @@ func (s *Store) Prompt(ctx context.Context, key bot.ThreadKey, opts bot.PromptOp
 			if stopUser > t.summaryThrough {
 				s.scheduleSummary(t, t.msgs[spans[len(spans)-1].start].id, model)
 			}
-		} else {
+		} else if s.log.Enabled(ctx, slog.LevelInfo) {
 			s.log.Info("older turns left out of the request", "thread", key.String(), "turns", evicted, "model", model)
 		}
 	}
 	return bot.Prompt{
+		Model:     model,
 		Messages:  msgs,
 		Tokens:    fixed + used,
 		Budget:    budget,
@@ -141,12 +154,12 @@ func (s *Store) Prompt(ctx context.Context, key bot.ThreadKey, opts bot.PromptOp
 	}, nil
 }
 
-// fit collects the newest sendable turns that fit in room tokens, newest
+// fit collects the newest sendable turns before index end that fit in room tokens, newest
 // first, with their cost and the message id of the user message of the
 // newest turn left out (0: none). The newest turn is always taken: whole if
 // it fits, else its user message alone (the caller checked that it fits).
-func (s *Store) fit(t *thread, enc encoding, room int) (spans []span, used int, stopUser int64) {
-	end := len(t.msgs)
+func (s *Store) fit(t *thread, enc encoding, room, end int) (spans []span, used int, stopUser int64) {
+	spans = make([]span, 0, 32)
 	for end > 0 {
 		start := end - 1
 		for start >= 0 && !t.msgs[start].user {
@@ -160,7 +173,7 @@ func (s *Store) fit(t *thread, enc encoding, room int) (spans []span, used int, 
 			continue
 		}
 		sp := span{start, end}
-		c := s.spanCost(t, []span{sp}, enc)
+		c := s.turnCost(t, sp, enc)
 		if used+c > room {
 			if len(spans) > 0 {
 				stopUser = t.msgs[start].id
@@ -176,14 +189,12 @@ func (s *Store) fit(t *thread, enc encoding, room int) (spans []span, used int, 
 	return spans, used, stopUser
 }
 
-// spanCost is the chat cost of the sendable messages of turns.
-func (s *Store) spanCost(t *thread, spans []span, enc encoding) int {
+// turnCost is the chat cost of the sendable messages of a turn.
+func (s *Store) turnCost(t *thread, sp span, enc encoding) int {
 	n := 0
-	for _, sp := range spans {
-		for i := sp.start; i < sp.end; i++ {
-			if m := &t.msgs[i]; (m.user && i == sp.start) || (!m.user && replySendable(m)) {
-				n += s.cost(t, i, enc)
-			}
+	for i := sp.start; i < sp.end; i++ {
+		if m := &t.msgs[i]; (m.user && i == sp.start) || (!m.user && replySendable(m)) {
+			n += s.cost(t, i, enc)
 		}
 	}
 	return n

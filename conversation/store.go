@@ -84,8 +84,9 @@ type Store struct {
 	threads   map[bot.ThreadKey]*thread
 	replies   map[int64]replyRef // replies begun by this process
 	jobs      map[int64]*summaryJob
-	retryAt   map[int64]time.Time // thread id → no summary attempt before
-	sysTokens map[sysKey]int      // tokens of recent system prompts
+	retryAt   map[int64]time.Time  // thread id → no summary attempt before
+	sysTokens map[sysKey]int       // tokens of recent system prompts
+	modelInfo map[string]ModelInfo // resolved model names
 	lastPrune time.Time
 	stmts     map[string]*sql.Stmt // hot statements prepared on the writer; read-only after Open
 	closed    bool
@@ -221,6 +222,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		jobs:      make(map[int64]*summaryJob),
 		retryAt:   make(map[int64]time.Time),
 		sysTokens: make(map[sysKey]int),
+		modelInfo: make(map[string]ModelInfo),
 		stmts:     make(map[string]*sql.Stmt),
 		sem:       make(chan struct{}, opts.SummaryConcurrency),
 		ctx:       bg,

@@ -28,8 +28,8 @@ func TestOpenMigratesOnceAndRestrictsFiles(t *testing.T) {
 		if err := s.DB().QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n != 2 {
-			t.Fatalf("schema_migrations has %d rows, want 2 (conversation/1, quotas/1)", n)
+		if n != 3 {
+			t.Fatalf("schema_migrations has %d rows, want 3 (conversation/1, conversation/2, quotas/1)", n)
 		}
 		for _, p := range []string{path, path + "-wal", path + "-shm"} {
 			fi, err := os.Stat(p)
@@ -163,7 +163,7 @@ func TestReplyStatusesAndPromptSelection(t *testing.T) {
 	}
 	reply := func(out bot.ReplyOutcome) int64 {
 		t.Helper()
-		id, err := s.BeginReply(ctx, key, "gpt-4o")
+		id, err := s.BeginReply(ctx, key, 0, "gpt-4o")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -78,8 +78,8 @@ func (s *Store) runSummary(j *summaryJob) {
 
 // summaryTurn is one turn as the summary model sees it.
 type summaryTurn struct {
-	lastID int64
-	lines  []string
+	key   int64 // the id of the user message that starts the turn (its turnKey)
+	lines []string
 }
 
 // summarize folds the turns after the stored summary and before
@@ -98,7 +98,7 @@ func (s *Store) summarize(ctx context.Context, job summaryJob) error {
 	if name == "" {
 		name = job.model
 	}
-	info := LookupModel(name, s.opts.Models)
+	info := s.model(name)
 	enc, _ := parseEncoding(info.Encoding)
 	outCap := min(s.opts.SummaryMaxTokens, info.MaxOutput, info.ContextWindow/4)
 	for {
@@ -128,16 +128,31 @@ func (s *Store) summarize(ctx context.Context, job summaryJob) error {
 		if room < 64 {
 			return fmt.Errorf("summary model %s: window %d too small for the summary and its instructions", name, info.ContextWindow)
 		}
-		body, last := s.chunk(enc, turns, room)
-		req := bot.ChatRequest{
-			Model: name,
-			Messages: []bot.ChatMessage{
-				{Role: bot.RoleSystem, Content: summaryInstructions},
-				{Role: bot.RoleUser, Content: head + body},
-			},
-			MaxTokens: outCap,
+		// The chunk is sized from per-turn counts; the exact count of the
+		// joined request decides, shrinking the chunk if BPE merged badly.
+		limit := info.ContextWindow - outCap - s.opts.MarginTokens
+		var req bot.ChatRequest
+		var last int64
+		for range 4 {
+			var body string
+			body, last = s.chunk(enc, turns, room)
+			req = bot.ChatRequest{
+				Model: name,
+				Messages: []bot.ChatMessage{
+					{Role: bot.RoleSystem, Content: summaryInstructions},
+					{Role: bot.RoleUser, Content: head + body},
+				},
+				MaxTokens: outCap,
+			}
+			req.PromptTokens = s.codecs.chatCost(enc, req.Messages)
+			if req.PromptTokens <= limit {
+				break
+			}
+			room -= req.PromptTokens - limit + 8
 		}
-		req.PromptTokens = s.codecs.chatCost(enc, req.Messages)
+		if req.PromptTokens > limit {
+			return fmt.Errorf("summary request of %d tokens does not fit %s (limit %d)", req.PromptTokens, name, limit)
+		}
 		c, err := s.opts.SummaryModel.Stream(ctx, req, func(string) {})
 		if err != nil {
 			return fmt.Errorf("summary model %s: %w", name, err)
@@ -156,7 +171,8 @@ func (s *Store) summarize(ctx context.Context, job summaryJob) error {
 }
 
 // chunk renders the oldest turns that fit in room tokens (at least one,
-// cut if it alone is too long) and returns the last message id covered.
+// cut if it alone is too long) and returns the turn key of the last turn
+// covered (summary_through).
 func (s *Store) chunk(enc encoding, turns []summaryTurn, room int) (string, int64) {
 	var b strings.Builder
 	used := 0
@@ -175,7 +191,7 @@ func (s *Store) chunk(enc encoding, turns []summaryTurn, room int) (string, int6
 		}
 		b.WriteString(text)
 		used += n
-		last = t.lastID
+		last = t.key
 	}
 	return b.String(), last
 }
@@ -192,8 +208,10 @@ func (s *Store) cutTokens(enc encoding, text string, n int) string {
 // turnsBetween reads the sendable turns with messages after id `after` and
 // before `before`, as lines for the summary model.
 func (s *Store) turnsBetween(ctx context.Context, threadID, after, before int64) ([]summaryTurn, error) {
+	// Replies count with the message they answer (turnOrder), so a turn
+	// is never split across summaries.
 	rows, err := s.read.QueryContext(ctx, `SELECT id, role, status, author_id, author_name, text FROM messages
-		WHERE thread_id = ? AND id > ? AND id < ? ORDER BY id`, threadID, after, before)
+		WHERE thread_id = ? AND `+turnKey+` > ? AND `+turnKey+` < ? ORDER BY `+turnOrder, threadID, after, before)
 	if err != nil {
 		return nil, err
 	}
@@ -214,13 +232,12 @@ func (s *Store) turnsBetween(ctx context.Context, threadID, after, before int64)
 			if who == "" {
 				who = authorID
 			}
-			turns = append(turns, summaryTurn{lastID: m.id, lines: []string{who + ": " + m.text}})
+			turns = append(turns, summaryTurn{key: m.id, lines: []string{who + ": " + m.text}})
 		case m.user:
 			skipping = true // a filtered or refused turn must not reach the summary either
 		case !skipping && replySendable(&m):
 			tt := &turns[len(turns)-1]
 			tt.lines = append(tt.lines, "assistant: "+m.text)
-			tt.lastID = m.id
 		}
 	}
 	return turns, rows.Err()

@@ -6,7 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"sync"
 
 	"github.com/parley-bot/parley/bot"
@@ -20,6 +20,7 @@ type msg struct {
 	platformID string
 	name       string // sanitised author name, user messages only
 	text       string
+	replyTo    int64               // replies: the user message answered (0: none recorded)
 	cost       [numEncodings]int32 // chat cost per encoding, -1 until counted
 }
 
@@ -106,8 +107,8 @@ func (s *Store) load(ctx context.Context, t *thread) error {
 	if err != nil {
 		return fmt.Errorf("load thread %s: %w", k, err)
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT id, role, status, platform_message_id, author_id, author_name, text, token_count, token_encoding
-		FROM messages WHERE thread_id = ? ORDER BY id`, id)
+	rows, err := s.read.QueryContext(ctx, `SELECT id, role, status, platform_message_id, author_id, author_name, text, token_count, token_encoding,
+		COALESCE(reply_to, 0) FROM messages WHERE thread_id = ? ORDER BY `+turnOrder, id)
 	if err != nil {
 		return fmt.Errorf("load messages of thread %s: %w", k, err)
 	}
@@ -117,7 +118,7 @@ func (s *Store) load(ctx context.Context, t *thread) error {
 		var m msg
 		var role, status, authorID, authorName, encName string
 		var tokens int
-		if err := rows.Scan(&m.id, &role, &status, &m.platformID, &authorID, &authorName, &m.text, &tokens, &encName); err != nil {
+		if err := rows.Scan(&m.id, &role, &status, &m.platformID, &authorID, &authorName, &m.text, &tokens, &encName, &m.replyTo); err != nil {
 			return fmt.Errorf("load messages of thread %s: %w", k, err)
 		}
 		m.user = role == bot.RoleUser
@@ -159,11 +160,51 @@ func (t *thread) append(m msg) {
 	}
 }
 
-// find returns the index of message id, or -1.
+// sendableTurns counts the sendable turns among the first n messages.
+func (t *thread) sendableTurns(n int) int {
+	turns := 0
+	for _, m := range t.msgs[:n] {
+		if m.user && userSendable(m.status) {
+			turns++
+		}
+	}
+	return turns
+}
+
+// turnOrder sorts a thread's messages into turns: each user message by its
+// id, each reply right after the message it answers (and after earlier
+// replies to it), so that a message sent while a reply was streaming does
+// not split that reply from its question.
+const turnOrder = turnKey + `, id`
+
+// turnKey is the id of the user message that starts a row's turn.
+const turnKey = `(CASE WHEN role = 'assistant' AND reply_to IS NOT NULL THEN reply_to ELSE id END)`
+
+// insertReply places a new reply where turnOrder would: after the user
+// message it answers and that message's earlier replies.
+func (t *thread) insertReply(m msg) {
+	at := len(t.msgs)
+	if m.replyTo != 0 {
+		for i := len(t.msgs) - 1; i >= 0; i-- {
+			if t.msgs[i].id == m.replyTo {
+				at = i + 1
+				for at < len(t.msgs) && !t.msgs[at].user {
+					at++
+				}
+				break
+			}
+		}
+	}
+	t.msgs = slices.Insert(t.msgs, at, m)
+}
+
+// find returns the index of message id, or -1. Messages are in turn order,
+// not id order, so it searches from the newest.
 func (t *thread) find(id int64) int {
-	i := sort.Search(len(t.msgs), func(i int) bool { return t.msgs[i].id >= id })
-	if i < len(t.msgs) && t.msgs[i].id == id {
-		return i
+	for i := len(t.msgs) - 1; i >= 0; i-- {
+		if t.msgs[i].id == id {
+			return i
+		}
 	}
 	return -1
 }

@@ -139,7 +139,7 @@ func (s *Store) CountMessages(model string, msgs []bot.ChatMessage) int {
 }
 
 func (s *Store) encodingOf(model string) encoding {
-	e, _ := parseEncoding(LookupModel(model, s.opts.Models).Encoding)
+	e, _ := parseEncoding(s.model(model).Encoding)
 	return e
 }
 

@@ -76,7 +76,7 @@ func TestRecoverInterruptedRealStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	streaming, err := s.BeginReply(ctx, key, "gpt-4o-mini")
+	streaming, err := s.BeginReply(ctx, key, 0, "gpt-4o-mini")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,10 +86,10 @@ func TestRecoverInterruptedRealStore(t *testing.T) {
 	if err := s.ReplyProgress(ctx, streaming, "The answer is"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.BeginReply(ctx, quiet, "gpt-4o-mini"); err != nil { // nothing posted yet
+	if _, err := s.BeginReply(ctx, quiet, 0, "gpt-4o-mini"); err != nil { // nothing posted yet
 		t.Fatal(err)
 	}
-	finished, err := s.BeginReply(ctx, done, "gpt-4o-mini")
+	finished, err := s.BeginReply(ctx, done, 0, "gpt-4o-mini")
 	if err != nil {
 		t.Fatal(err)
 	}
