@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -227,61 +228,96 @@ func (o *firstTextOutbox) Edit(ctx context.Context, k bot.ThreadKey, id, text st
 }
 
 // firstTokenLatency: the time Parley adds between a console message and
-// its first rendered token, with a model that answers at once, for 1 and
-// for 100 concurrent threads.
+// its first rendered token, with a model that answers at once. "steady":
+// 100 threads each send a message, get the reply and think 0.5–1.5 s
+// before the next (about 100 messages a second); "burst": 100 messages in
+// 100 threads at the same instant (they queue for the CPU).
 func firstTokenLatency(w io.Writer) error {
-	fmt.Fprintf(w, "## added latency, console message → first rendered token (fake model, 0 ms to first token)\n\n")
-	fmt.Fprintf(w, "| concurrent threads | p50 | p99 | max |\n|---|---|---|---|\n")
-	for _, threads := range []int{1, 100} {
-		rig, err := testrig.Start(testrig.Options{
-			Model:  fakeopenai.Options{Answer: func(fakeopenai.Request) string { return "first token, then a few more words" }},
-			Engine: func(c *bot.EngineConfig) { c.MaxConcurrent = 128 },
-		})
+	fmt.Fprintf(w, "## added latency, console message → first rendered token (fake model in-process, 0 ms to first token)\n\n")
+	fmt.Fprintf(w, "| load | messages | p50 | p99 | max |\n|---|---|---|---|---|\n")
+	for _, sc := range []struct {
+		name    string
+		threads int
+		rounds  int
+		think   func(*rand.Rand) time.Duration
+	}{
+		{"1 thread", 1, 50, func(r *rand.Rand) time.Duration { return 20 * time.Millisecond }},
+		{"100 threads, steady (think 0.5–1.5 s)", 100, 10, func(r *rand.Rand) time.Duration {
+			return 500*time.Millisecond + time.Duration(r.Int64N(int64(time.Second)))
+		}},
+		{"100 threads, burst (all at once)", 100, 1, nil},
+	} {
+		lat, err := measureLatency(sc.threads, sc.rounds, sc.think)
 		if err != nil {
 			return err
 		}
-		out := &firstTextOutbox{Adapter: console.New(console.Options{Interactive: true, Out: io.Discard}), first: map[string]time.Time{}}
-		rig.Engine.AddOutbox(bot.PlatformConsole, out)
-		var lat []time.Duration
-		const rounds = 5
-		for round := range rounds {
-			sent := make(map[string]time.Time, threads)
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			for i := range threads {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					thread := fmt.Sprintf("r%d-t%d", round, i)
-					m := bot.Message{Platform: bot.PlatformConsole, Workspace: console.Workspace, Channel: console.Channel, Thread: thread,
-						ID: thread, AuthorID: "you", AuthorName: "you", Text: fmt.Sprintf("thread %d: hello", i)}
-					mu.Lock()
-					sent[thread] = time.Now()
-					mu.Unlock()
-					_ = rig.Engine.HandleMessage(context.Background(), m)
-				}()
-			}
-			wg.Wait()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			err := rig.Engine.Idle(ctx)
-			cancel()
-			if err != nil {
-				return err
-			}
-			out.mu.Lock()
-			for thread, at := range sent {
-				if f, ok := out.first[thread]; ok && round > 0 { // round 0 warms up connections and tokenizers
-					lat = append(lat, f.Sub(at))
-				}
-			}
-			out.mu.Unlock()
-		}
-		if err := rig.Stop(time.Minute); err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "| %d | %s | %s | %s |\n", threads, percentile(lat, .5).Round(10*time.Microsecond),
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", sc.name, len(lat), percentile(lat, .5).Round(10*time.Microsecond),
 			percentile(lat, .99).Round(10*time.Microsecond), percentile(lat, 1).Round(10*time.Microsecond))
 	}
 	fmt.Fprintln(w)
 	return nil
+}
+
+func measureLatency(threads, rounds int, think func(*rand.Rand) time.Duration) ([]time.Duration, error) {
+	rig, err := testrig.Start(testrig.Options{
+		Model:  fakeopenai.Options{Answer: func(fakeopenai.Request) string { return "first token, then a few more words" }},
+		Engine: func(c *bot.EngineConfig) { c.MaxConcurrent = 128 },
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer rig.Stop(time.Minute)
+	out := &firstTextOutbox{Adapter: console.New(console.Options{Interactive: true, Out: io.Discard}), first: map[string]time.Time{}}
+	rig.Engine.AddOutbox(bot.PlatformConsole, out)
+
+	// Warm up connections, tokenizers and the database.
+	warm := bot.Message{Platform: bot.PlatformConsole, Workspace: console.Workspace, Channel: console.Channel, Thread: "warm",
+		ID: "warm", AuthorID: "you", AuthorName: "you", Text: "warm up"}
+	if err := rig.Engine.HandleMessage(context.Background(), warm); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := rig.Engine.Idle(ctx); err != nil {
+		return nil, err
+	}
+
+	var mu sync.Mutex
+	sent := map[string]time.Time{}
+	var wg sync.WaitGroup
+	for i := range threads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), 7))
+			for round := range rounds {
+				if think != nil {
+					time.Sleep(think(r))
+				}
+				id := fmt.Sprintf("t%d-r%d", i, round)
+				m := bot.Message{Platform: bot.PlatformConsole, Workspace: console.Workspace, Channel: console.Channel, Thread: id,
+					ID: id, AuthorID: "you", AuthorName: "you", Text: fmt.Sprintf("thread %d: hello", i)}
+				mu.Lock()
+				sent[id] = time.Now()
+				mu.Unlock()
+				_ = rig.Engine.HandleMessage(ctx, m)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := rig.Engine.Idle(ctx); err != nil {
+		return nil, err
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	var lat []time.Duration
+	for id, at := range sent {
+		if f, ok := out.first[id]; ok {
+			lat = append(lat, f.Sub(at))
+		}
+	}
+	if len(lat) != len(sent) {
+		return nil, fmt.Errorf("%d of %d messages got no text", len(sent)-len(lat), len(sent))
+	}
+	return lat, nil
 }
