@@ -12,13 +12,15 @@ import "sort"
 //
 // Layout, tuned for scans that are bound by memory latency: nodes are
 // numbered breadth-first so the shallow nodes where a scan spends most of
-// its time sit together; the first denseStates of them have complete
-// 256-entry transition rows (fail links already resolved), the rest keep
+// its time sit together; the first nDense of them have complete
+// transition rows over the patterns' byte classes (fail links already resolved), the rest keep
 // sorted edge lists and fall back along fail links. A bitset marks nodes
 // that complete a pattern, so the common no-match step touches no node.
 type automaton struct {
-	dense  []int32 // dense[s<<8|c] for s < nDense
+	dense  []int32 // dense[s*stride+cls[c]] for s < nDense
 	nDense int32
+	stride int32      // number of byte classes
+	cls    [256]uint8 // byte -> column: 0 for bytes in no pattern, else 1..stride-1
 	nodes  []acNode
 	hot    []uint64 // per node: edgeStart<<32 | edgeN, what a step reads, packed for the cache
 	fail   []int32
@@ -28,8 +30,12 @@ type automaton struct {
 	maxLen int      // longest pattern in bytes
 }
 
-// denseStates bounds the dense part: 1024 rows of 1 KiB each.
-const denseStates = 256
+// The dense part covers the first states (at least denseMinStates, as
+// many as denseBudget transitions allow): 4 MiB at most per automaton.
+const (
+	denseMinStates = 256
+	denseBudget    = 1 << 16
+)
 
 type acNode struct {
 	edgeStart int32
@@ -139,15 +145,36 @@ func buildAutomaton(patterns []string, ids []int32, trie bool) *automaton {
 	for i, n := range a.nodes {
 		a.fail[i] = n.fail
 	}
-	a.nDense = int32(min(len(a.nodes), denseStates))
-	a.dense = make([]int32, int(a.nDense)<<8)
+	// Bytes that occur in no pattern all behave alike, so they share
+	// column 0 and a dense row is only as wide as the patterns' alphabet.
+	for _, e := range a.edges {
+		a.cls[byte(e)] = 1
+	}
+	a.stride = 1
+	for c := range a.cls {
+		if a.cls[c] != 0 {
+			a.cls[c] = uint8(a.stride)
+			a.stride++
+		}
+	}
+	a.nDense = int32(min(len(a.nodes), max(denseMinStates, denseBudget/int(a.stride))))
+	a.dense = make([]int32, int(a.nDense*a.stride))
 	for s := int32(0); s < a.nDense; s++ {
-		for c := 0; c < 256; c++ {
-			if trie {
-				a.dense[s<<8|int32(c)] = a.child(s, byte(c))
-			} else {
-				a.dense[s<<8|int32(c)] = a.stepSparse(s, byte(c))
+		row := a.dense[s*a.stride : (s+1)*a.stride]
+		switch {
+		case trie:
+			for c := range row {
+				row[c] = -1
 			}
+		case s != 0:
+			// Breadth-first numbering puts the fail target, which is
+			// shallower, before s: its row is complete.
+			f := a.fail[s]
+			copy(row, a.dense[f*a.stride:(f+1)*a.stride])
+		}
+		n := a.nodes[s]
+		for _, e := range a.edges[n.edgeStart : n.edgeStart+n.edgeN] {
+			row[a.cls[byte(e)]] = int32(e >> 8)
 		}
 	}
 	return a
@@ -203,13 +230,13 @@ func (a *automaton) step(s int32, c byte) int32 {
 		}
 		s = a.fail[s]
 	}
-	return a.dense[s<<8|int32(c)]
+	return a.dense[s*a.stride+int32(a.cls[c])]
 }
 
 // walk is the trie transition: the child of s by c, or -1.
 func (a *automaton) walk(s int32, c byte) int32 {
 	if s < a.nDense {
-		return a.dense[s<<8|int32(c)]
+		return a.dense[s*a.stride+int32(a.cls[c])]
 	}
 	return a.child(s, c)
 }

@@ -229,7 +229,7 @@ func parseList(path string, data []byte) ([]entrySpec, error) {
 // prepare normalises entries, rejecting unusable ones and dropping
 // duplicates (the first spelling is kept).
 func prepare(cfg normConfig, in []entrySpec) ([]entrySpec, error) {
-	m := &matcher{cfg: cfg}
+	m := newMatcher(cfg)
 	seen := make(map[string]bool, len(in))
 	out := make([]entrySpec, 0, len(in))
 	var errs []error
@@ -283,7 +283,8 @@ func compileEntry(m *matcher, raw string) (pattern, error) {
 // cheaper than tracking them at every byte); the rest into an Aho-Corasick
 // automaton run over every byte.
 func build(cfg normConfig, entries []entrySpec) *matcher {
-	m := &matcher{cfg: cfg, pats: make([]pattern, len(entries))}
+	m := newMatcher(cfg)
+	m.pats = make([]pattern, len(entries))
 	var acStrs, trStrs []string
 	var acIDs, trIDs []int32
 	for i, e := range entries {
@@ -299,6 +300,16 @@ func build(cfg normConfig, entries []entrySpec) *matcher {
 	}
 	if len(trStrs) > 0 {
 		m.trie = buildAutomaton(trStrs, trIDs, true)
+		m.trieRight = make([]uint64, (len(m.trie.nodes)+63)/64)
+		for n, nd := range m.trie.nodes {
+			right := nd.outEnd > nd.outStart
+			for _, id := range m.trie.outs[nd.outStart:nd.outEnd] {
+				right = right && m.pats[id].right
+			}
+			if right {
+				m.trieRight[n>>6] |= 1 << (n & 63)
+			}
+		}
 	}
 	return m
 }

@@ -54,6 +54,10 @@ type matcher struct {
 	ac   *automaton // unanchored patterns, run at every byte; nil if none
 	trie *automaton // patterns that need a word boundary before them, walked from word starts; nil if none
 	pats []pattern
+	// asciiFold maps an ASCII byte to its normalised form (lower case when
+	// folding); other bytes map to themselves.
+	asciiFold [256]byte
+	trieRight []uint64 // bit n: every pattern ending at trie node n needs a right word boundary
 }
 
 // nbInfo is what the scanner knows about one normalised byte. Offsets are
@@ -118,6 +122,7 @@ type scanner struct {
 	stopped bool
 	stopAt  int // original offset of the first match in modeStop
 	segBuf  []byte
+	lazy    int  // during fast: absolute original offset of the text passed but not yet recorded in nb
 	eof     bool // all text has been written and decided
 	keepAll bool // keep the whole normalised text (for compiling entries)
 }
@@ -227,31 +232,45 @@ func (s *scanner) process(atEOF bool) {
 // fast handles the common characters (ASCII, CJK ideographs, basic
 // Cyrillic) whose normalisation is known without consulting the Unicode
 // tables, as long as nothing is held back; it returns where it stopped.
+//
+// It does not record the normalised text as it goes. Every character it
+// handles normalises to as many bytes as it has in the original (ASCII to
+// ASCII, an ideograph to itself, a Cyrillic capital to its small letter:
+// two bytes each), so the normalised text it has passed is implied by the
+// original: original offset s.lazy+d is normalised offset s.nEnd+d, and
+// each normalised byte comes from the original character containing it.
+// Only when something needs the recorded form (a pattern completed, or
+// fast returns) does materialise write it out, and then only the tail
+// that may still be part of a match; the rest is released unrecorded.
 func (s *scanner) fast(i, lim int, atEOF bool) int {
 	cfg := s.m.cfg
 	ac, tr := s.m.ac, s.m.trie
+	fold := &s.m.asciiFold
 	str, base := s.orig, s.base
+	s.lazy = base + i
 	// The hot loop keeps the scanner's state in locals and writes it back
-	// (sync) before anything that reads it.
-	nb, info, st := s.nb, s.info, s.state
+	// before anything that reads it.
+	st := s.state
 	lastSW, lastWord := s.lastSW, s.lastWord
+	walks := s.walks
+	var enc [utf8.UTFMax]byte
 	for i < lim {
 		c := str[i]
-		var enc [utf8.UTFMax]byte
 		var k, n int
 		var cls uint8
 		if c < utf8.RuneSelf {
-			if cfg.width && (i+1 == lim && !atEOF || i+1 < lim && str[i+1] >= utf8.RuneSelf && !startsFast(str[i+1:lim])) {
+			if i+1 < lim {
+				if str[i+1] >= utf8.RuneSelf && cfg.width && !startsFast(str[i+1:lim]) {
+					break // the next character might combine with this one
+				}
+			} else if cfg.width && !atEOF {
 				break
 			}
 			cls = asciiClass[c]
 			if cls&clsSep != 0 && lastWord && cfg.separators {
 				break
 			}
-			if cfg.fold && 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			enc[0], k, n = c, 1, 1
+			enc[0], k, n = fold[c], 1, 1
 		} else {
 			var r rune
 			r, n, cls = fastRune(str[i:lim])
@@ -267,73 +286,195 @@ func (s *scanner) fast(i, lim int, atEOF bool) int {
 					break // the next character might combine with this one
 				}
 			}
-			if cfg.fold && r >= 0x410 && r <= 0x42F {
-				r += 0x20
+			if n == 3 {
+				enc[0], enc[1], enc[2], k = str[i], str[i+1], str[i+2], 3
+			} else {
+				if cfg.fold && r <= 0x42F {
+					r += 0x20
+				}
+				enc[0], enc[1], k = byte(0xC0|r>>6), byte(0x80|r&0x3F), 2
 			}
-			k = utf8.EncodeRune(enc[:], r)
 		}
 		sw := cls&(clsWord|clsNoSpace) == clsWord
-		if sw && tr != nil && !lastSW {
-			s.walks = append(s.walks, walk{start: s.nbase + len(nb)})
+		if len(s.deferred) > 0 {
+			// Candidates waiting for this character: decide them as
+			// begin would (no separator was removed before it).
+			s.resolveDeferred(cls, 0)
+			if s.stopped {
+				break
+			}
+		}
+		if sw && !lastSW && tr != nil {
+			walks = append(walks, walk{start: s.nEnd + base + i - s.lazy})
 		}
 		lastSW, lastWord = sw, cls&clsWord != 0
-		a, b := int32(base+i), int32(base+i+n)
-		for j := 0; j < k; j++ {
-			cj := enc[j]
-			nb = append(nb, cj)
-			info = append(info, nbInfo{a, b, 0})
+		i += n
+		hit := false   // a pattern ended at this character
+		trHit := false // a trie walk completed a pattern here
+		for _, cj := range enc[:k] {
 			if ac != nil {
-				if st < ac.nDense {
-					st = ac.dense[st<<8|int32(cj)]
-				} else {
-					st = ac.step(st, cj)
-				}
-				if ac.output(st) {
-					s.sync(nb, info, st, lastSW, lastWord)
-					s.outputs(st)
+				// The state stays at the root on bytes that start no
+				// pattern: skip the lookup.
+				if cc := int32(ac.cls[cj]); st != 0 || cc != 0 {
+					if st < ac.nDense {
+						st = ac.dense[st*ac.stride+cc]
+					} else {
+						st = ac.step(st, cj)
+					}
+					hit = hit || ac.output(st)
 				}
 			}
-			if len(s.walks) > 0 {
-				w := s.walks[:0]
-				for _, x := range s.walks {
-					if x.node = tr.walk(x.node, cj); x.node >= 0 {
+			if len(walks) > 0 {
+				w := walks[:0]
+				for _, x := range walks {
+					if x.node < tr.nDense {
+						x.node = tr.dense[x.node*tr.stride+int32(tr.cls[cj])]
+					} else {
+						x.node = tr.child(x.node, cj)
+					}
+					if x.node >= 0 {
 						w = append(w, x)
-						if tr.output(x.node) {
-							s.sync(nb, info, st, lastSW, lastWord)
-							nd := &tr.nodes[x.node]
-							for _, id := range tr.outs[nd.outStart:nd.outEnd] {
-								if !s.stopped {
-									s.candidate(id)
-								}
-							}
-						}
+						trHit = trHit || tr.output(x.node)
 					}
 				}
-				s.walks = w
+				walks = w
 			}
 		}
-		i += n
-		if s.stopped || len(s.deferred) > 0 {
-			break
+		if trHit && !s.rejectedNext(walks, str[i:lim], atEOF) {
+			hit = true
 		}
-		if len(nb) >= releaseEvery {
-			s.sync(nb, info, st, lastSW, lastWord)
-			s.inPos = base + i
-			s.release()
+		if hit {
+			// Patterns are valid UTF-8, so they can only end where a
+			// character ends: here, never inside enc.
+			s.state, s.lastSW, s.lastWord, s.walks = st, lastSW, lastWord, walks
+			s.materialise(base + i)
+			s.matchesAt(st)
+			walks = s.walks
 			d := s.base - base
 			str, base, i, lim = s.orig, s.base, i-d, lim-d
-			nb, info = s.nb, s.info
+			if s.stopped {
+				break
+			}
 		}
 	}
-	s.sync(nb, info, st, lastSW, lastWord)
-	return i
+	s.state, s.lastSW, s.lastWord, s.walks = st, lastSW, lastWord, walks
+	s.materialise(base + i)
+	return i - (s.base - base)
 }
 
-// sync stores fast's cached state.
-func (s *scanner) sync(nb []byte, info []nbInfo, st int32, lastSW, lastWord bool) {
-	s.nb, s.info, s.state = nb, info, st
-	s.nEnd = s.nbase + len(nb)
-	s.lastSW, s.lastWord = lastSW, lastWord
+// rejectedNext reports whether the trie patterns completed by walks all
+// need a word boundary after them and next, the text that follows, surely
+// begins with a spaced-script word character, so none of them can match:
+// most completed walks are words that merely begin with an entry
+// ("kalo" in "kalota"), and this spares recording them. It only looks at
+// a character whose normalisation fast itself would know (one not
+// followed by a possibly combining character), so it agrees with the
+// slow path.
+func (s *scanner) rejectedNext(walks []walk, next string, atEOF bool) bool {
+	if len(next) == 0 {
+		return false
+	}
+	var cls uint8
+	n := 1
+	if next[0] < utf8.RuneSelf {
+		cls = asciiClass[next[0]]
+	} else if _, n, cls = fastRune(next); n == 0 {
+		return false
+	}
+	if !spacedWord(cls) {
+		return false
+	}
+	if s.m.cfg.width {
+		if n == len(next) {
+			if !atEOF {
+				return false
+			}
+		} else if next[n] >= utf8.RuneSelf && !startsFast(next[n:]) {
+			return false
+		}
+	}
+	tr := s.m.trie
+	for _, w := range walks {
+		if tr.output(w.node) && !s.m.rightOnly(w.node) {
+			return false
+		}
+	}
+	return true
+}
+
+// rightOnly reports whether every pattern that ends at trie node n needs
+// a word boundary after it.
+func (m *matcher) rightOnly(n int32) bool { return m.trieRight[n>>6]&(1<<(n&63)) != 0 }
+
+// matchesAt reports the patterns that end at the current position: the
+// automaton's outputs at state st and the trie walks that complete one.
+func (s *scanner) matchesAt(st int32) {
+	if ac := s.m.ac; ac != nil && ac.output(st) {
+		s.outputs(st)
+	}
+	tr := s.m.trie
+	for _, w := range s.walks {
+		if s.stopped {
+			return
+		}
+		if !tr.output(w.node) {
+			continue
+		}
+		nd := &tr.nodes[w.node]
+		for _, id := range tr.outs[nd.outStart:nd.outEnd] {
+			s.candidate(id)
+			if s.stopped {
+				return
+			}
+		}
+	}
+}
+
+// materialise records the normalised text fast has passed over, original
+// [s.lazy, pos), first releasing what no match can include any more
+// (before the automaton state's depth, the trie walks and the pending
+// candidates). pos and s.lazy are character boundaries.
+func (s *scanner) materialise(pos int) {
+	if pos == s.lazy {
+		return
+	}
+	vEnd := s.nEnd + pos - s.lazy // normalised end of the text passed
+	need := vEnd
+	if ac := s.m.ac; ac != nil {
+		need = vEnd - int(ac.nodes[s.state].depth)
+	}
+	for _, w := range s.walks {
+		need = min(need, w.start)
+	}
+	for _, d := range s.deferred {
+		need = min(need, d.start)
+	}
+	if !s.keepAll && need > s.nEnd {
+		// Everything recorded and part of the unrecorded text is final.
+		cut := s.lazy + need - s.nEnd
+		r, _ := utf8.DecodeLastRuneInString(s.orig[:cut-s.base])
+		s.releaseTo(cut)
+		s.nbase += cut - s.lazy
+		s.nEnd = s.nbase
+		s.prevSW = runeSpacedWord(r) // fast's characters keep their class when folded
+		s.lazy = cut
+	}
+	cfg := s.m.cfg
+	for p := s.lazy; p < pos; {
+		r, n := utf8.DecodeRuneInString(s.orig[p-s.base:])
+		if cfg.fold && ('A' <= r && r <= 'Z' || r >= 0x410 && r <= 0x42F) {
+			r += 0x20 // 'a'-'A' == 0x430-0x410
+		}
+		var enc [utf8.UTFMax]byte
+		k := utf8.EncodeRune(enc[:], r)
+		for _, c := range enc[:k] {
+			s.nb = append(s.nb, c)
+			s.info = append(s.info, nbInfo{int32(p), int32(p + n), 0})
+		}
+		p += n
+	}
+	s.nEnd = s.nbase + len(s.nb)
+	s.lazy = pos
 }
 
 // fastRune decodes a CJK unified ideograph or a basic Cyrillic letter at
@@ -374,7 +515,7 @@ func (s *scanner) put(c byte, a, b int, flag uint8) {
 	if ac := s.m.ac; ac != nil {
 		st := s.state
 		if st < ac.nDense {
-			st = ac.dense[st<<8|int32(c)]
+			st = ac.dense[st*ac.stride+int32(ac.cls[c])]
 		} else {
 			st = ac.step(st, c)
 		}
@@ -650,6 +791,12 @@ func (s *scanner) release() {
 	if s.stopped {
 		c = s.stopAt
 	}
+	s.releaseTo(c)
+}
+
+// releaseTo emits (in modeMask) the original text before c and drops the
+// buffers in front of it; c must be final.
+func (s *scanner) releaseTo(c int) {
 	k := 0
 	if s.mode == modeMask {
 		k = s.emitMasked(c)
@@ -708,4 +855,15 @@ func (s *scanner) take() string {
 	out := s.out.String()
 	s.out.Reset()
 	return out
+}
+
+func newMatcher(cfg normConfig) *matcher {
+	m := &matcher{cfg: cfg}
+	for c := range m.asciiFold {
+		m.asciiFold[c] = byte(c)
+		if cfg.fold && 'A' <= c && c <= 'Z' {
+			m.asciiFold[c] += 'a' - 'A'
+		}
+	}
+	return m
 }

@@ -47,6 +47,9 @@ type Renderer struct {
 	seq       uint64
 	lastSweep time.Time
 	closed    bool
+	// noStream holds the budget keys (Scope.Key) where the platform
+	// refused streaming, until when replies there go straight to edits.
+	noStream map[string]time.Time
 
 	wg sync.WaitGroup // reply and typing goroutines
 }
@@ -68,6 +71,7 @@ func NewRenderer(opts Options) *Renderer {
 		buckets:   make(map[bucketKey]*bucket),
 		platforms: make(map[bot.Platform]*platformState),
 		replies:   make(map[*reply]struct{}),
+		noStream:  make(map[string]time.Time),
 	}
 }
 
@@ -105,6 +109,10 @@ func (r *Renderer) Open(ctx context.Context, out bot.Outbox, thread bot.ThreadKe
 		return s
 	}
 	r.sweep(now)
+	if st, ok := out.(bot.Streamer); ok && r.streamAllowedLocked(thread, now) {
+		s.streamer, s.streaming = st, true
+		s.recipient = bot.RecipientFrom(ctx)
+	}
 	s.editB = r.bucketFor(opEdit, lim.Edit, thread, now)
 	s.postB = r.bucketFor(opPost, lim.Post, thread, now)
 	s.editB.active++

@@ -62,6 +62,15 @@ type reply struct {
 	visEnd    int       // display text visible on the platform: display[:visEnd]
 	lastWrite time.Time // last post or edit of the current message
 	timer     *time.Timer
+
+	// Streaming (see streaming.go), owned by run.
+	streamer   bot.Streamer  // nil: post and edit
+	recipient  bot.Recipient // who the reply answers
+	streaming  bool          // this reply streams (until it falls back)
+	streamID   string        // the open stream of the current message
+	stopped    bool          // the current message's stream is stopped: it is final
+	doneEnd    int           // display offset where the stopped message ends
+	doneReopen string        // fence line the next message starts with
 }
 
 // SetStatus sets the text shown until the first token.
@@ -165,7 +174,12 @@ func (s *reply) layout(sn snapshot) layout {
 		return layout{content: s.shown, isText: true, end: len(d), final: true}
 	}
 	c := s.carry + d[s.start:]
-	cut := splitFirst(c, s.limits.MaxMessageChars, len(s.carry))
+	minCut := len(s.carry)
+	if s.streamID != "" && len(s.shown) > minCut {
+		// Streamed text cannot be taken back: cut after it.
+		minCut = len(s.shown) - 1
+	}
+	cut := splitFirst(c, s.limits.MaxMessageChars, minCut)
 	if cut.whole {
 		return layout{content: c, isText: true, end: len(d), final: sn.closed}
 	}
@@ -192,6 +206,17 @@ func (s *reply) run() {
 
 	for {
 		sn := s.snapshot()
+		if s.streaming {
+			done, err := s.streamStep(sn)
+			if err != nil {
+				s.finish(s.snapshot(), err)
+				return
+			}
+			if done {
+				return
+			}
+			continue
+		}
 		l := s.layout(sn)
 		var err error
 		switch {
@@ -242,6 +267,44 @@ func (s *reply) send(op opKind) error {
 	if op == opPost {
 		b = s.postB
 	}
+	return s.request(op, b, func(l layout, waited time.Duration) error {
+		if op == opPost {
+			id, err := s.out.Post(s.ctx, s.thread, l.content)
+			if err != nil {
+				return err
+			}
+			s.addID(id)
+		} else {
+			if l.content == s.shown {
+				return errNoop // an overflow cut landed where the message already ends
+			}
+			if err := s.out.Edit(s.ctx, s.thread, s.ids[len(s.ids)-1], l.content); err != nil {
+				return err
+			}
+			s.edited(waited)
+		}
+		s.shown = l.content
+		s.wrote(l.isText, l.end)
+		return nil
+	})
+}
+
+// errNoop is returned by a request's call when there was nothing to do.
+var errNoop = errors.New("nothing to send")
+
+// streamFailure marks an error of a Streamer call: the reply falls back
+// to edits instead of retrying it (an append is not idempotent).
+type streamFailure struct{ err error }
+
+func (e *streamFailure) Error() string { return e.err.Error() }
+func (e *streamFailure) Unwrap() error { return e.err }
+
+// request does one platform call for the current message within b's
+// budget: it waits for a grant, then calls call with the layout of all the
+// text the model has produced by then. Rate limits pause the bucket and
+// retry with the text accumulated meanwhile; other errors are retried
+// with backoff, except streamFailures, which are returned at once.
+func (s *reply) request(op opKind, b *bucket, call func(l layout, waited time.Duration) error) error {
 	failures := 0
 	for {
 		if op == opEdit && s.limits.MinEditInterval > 0 {
@@ -257,35 +320,8 @@ func (s *reply) send(op opKind) error {
 			return err
 		}
 		// Granted: show everything the model has produced so far.
-		l := s.layout(s.snapshot())
-		if op == opPost {
-			var id string
-			id, err = s.out.Post(s.ctx, s.thread, l.content)
-			if err == nil {
-				s.ids = append(s.ids, id)
-				s.shown = l.content
-				if s.posted != nil {
-					s.posted(append([]string(nil), s.ids...))
-				}
-			}
-		} else {
-			if l.content == s.shown {
-				return nil // an overflow cut landed where the message already ends
-			}
-			err = s.out.Edit(s.ctx, s.thread, s.ids[len(s.ids)-1], l.content)
-			if err == nil {
-				s.shown = l.content
-				if s.r.opts.OnEdit != nil {
-					s.r.opts.OnEdit(s.thread.Platform, waited)
-				}
-			}
-		}
-		if err == nil {
-			s.lastWrite = time.Now()
-			s.isText, s.visEnd = l.isText, l.end
-			if l.isText {
-				s.markVisible()
-			}
+		err = call(s.layout(s.snapshot()), waited)
+		if err == nil || errors.Is(err, errNoop) {
 			return nil
 		}
 		if s.ctx.Err() != nil {
@@ -298,6 +334,10 @@ func (s *reply) send(op opKind) error {
 			s.r.pause(b, rl)
 			continue
 		}
+		var sf *streamFailure
+		if errors.As(err, &sf) {
+			return err
+		}
 		failures++
 		if failures > maxRetries {
 			return fmt.Errorf("%s message (%d attempts): %w", op, failures, err)
@@ -308,6 +348,30 @@ func (s *reply) send(op opKind) error {
 		if err := s.sleepUntil(time.Now().Add(backoff)); err != nil {
 			return err
 		}
+	}
+}
+
+// addID records a new message of the reply and reports it.
+func (s *reply) addID(id string) {
+	s.ids = append(s.ids, id)
+	if s.posted != nil {
+		s.posted(append([]string(nil), s.ids...))
+	}
+}
+
+// edited calls the OnEdit hook after an edit or append went out.
+func (s *reply) edited(waited time.Duration) {
+	if s.r.opts.OnEdit != nil {
+		s.r.opts.OnEdit(s.thread.Platform, waited)
+	}
+}
+
+// wrote records that the current message now shows display[:end].
+func (s *reply) wrote(isText bool, end int) {
+	s.lastWrite = time.Now()
+	s.isText, s.visEnd = isText, end
+	if isText {
+		s.markVisible()
 	}
 }
 
