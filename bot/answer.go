@@ -211,9 +211,6 @@ func (r *reply) run(ctx context.Context, model string, p Prompt) (Completion, er
 		}
 		if stop {
 			r.filterStopped, r.filterNotice = true, notice
-			if o := r.e.cfg.Observer; o != nil {
-				o.Filtered("output")
-			}
 			cancel(errFilterStop)
 		}
 	}

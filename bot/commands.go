@@ -16,6 +16,7 @@ Commands:
 // HandleCommand runs the engine's own commands (help, reset) and passes
 // the rest to the configured CommandHandler.
 func (e *Engine) HandleCommand(ctx context.Context, c Command) CommandResult {
+	e.observeEvent(c.Thread.Platform, "command")
 	fields := strings.Fields(c.Text)
 	name := ""
 	if len(fields) > 0 {

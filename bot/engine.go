@@ -67,7 +67,9 @@ type Observer interface {
 	FirstToken(key ThreadKey, sinceEvent, sinceRequest time.Duration)
 	ReplyFinished(key ThreadKey, status Status, u Usage, took time.Duration, modelErr ModelErrorClass)
 	Refused(key ThreadKey, reason string)
-	Filtered(direction string)
+	// EventReceived counts what adapters deliver, before de-duplication:
+	// kind is message, edit, delete or command.
+	EventReceived(p Platform, kind string)
 }
 
 // EngineConfig wires the engine. Conversations, Model and Renderer are required.
@@ -201,6 +203,7 @@ var _ Handler = (*Engine)(nil)
 // HandleMessage de-duplicates the message, stores it and queues it for an
 // answer. It returns once the message is stored.
 func (e *Engine) HandleMessage(ctx context.Context, m Message) error {
+	e.observeEvent(m.Platform, "message")
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("handle message: %w", err)
 	}
@@ -235,9 +238,6 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) error {
 	if e.cfg.Filter != nil {
 		if ok, notice := e.cfg.Filter.CheckInput(key.ChannelKey(), m.Text); !ok {
 			status, j.filtered = StatusFiltered, notice
-			if e.cfg.Observer != nil {
-				e.cfg.Observer.Filtered("input")
-			}
 		}
 	}
 	// Stored before anything else happens to it: a refused, failed or
@@ -360,6 +360,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 
 // HandleEdit updates the stored text of a user's message.
 func (e *Engine) HandleEdit(ctx context.Context, key ThreadKey, messageID, text string) error {
+	e.observeEvent(key.Platform, "edit")
 	if err := e.cfg.Conversations.EditUserMessage(ctx, key, messageID, text); err != nil {
 		return fmt.Errorf("edit message %s in %s: %w", messageID, key, err)
 	}
@@ -369,6 +370,7 @@ func (e *Engine) HandleEdit(ctx context.Context, key ThreadKey, messageID, text 
 // HandleDelete cancels the reply to messageID if it is still streaming, and
 // drops the message from the thread's queue if it is still waiting.
 func (e *Engine) HandleDelete(ctx context.Context, key ThreadKey, messageID string) error {
+	e.observeEvent(key.Platform, "delete")
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	q := e.threads[key]
@@ -399,6 +401,12 @@ func (e *Engine) ThreadActive(ctx context.Context, key ThreadKey) (bool, error) 
 		return false, fmt.Errorf("thread %s: %w", key, err)
 	}
 	return active, nil
+}
+
+func (e *Engine) observeEvent(p Platform, kind string) {
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.EventReceived(p, kind)
+	}
 }
 
 func (e *Engine) outbox(p Platform) Outbox {

@@ -45,6 +45,11 @@ type Options struct {
 	MaxKeys  int            // limiters remembered per scope; 0: DefaultMaxKeys
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// OnQueueDepth is told the number of messages waiting in every queue
+	// whenever it changes; OnQueueWait how long an admitted message
+	// waited (metrics hooks: cheap, non-blocking; may be nil).
+	OnQueueDepth func(waiting int)
+	OnQueueWait  func(d time.Duration)
 }
 
 // Gate admits messages to the model: it checks and reserves quotas, then
@@ -67,6 +72,7 @@ type Gate struct {
 	adminDefault  *Limit                   // channel default set by an admin
 	adminChannels map[bot.ChannelKey]Limit // channel limits set by admins
 	queues        map[bot.ChannelKey]*queue
+	waiting       int // messages waiting in every queue, for OnQueueDepth
 }
 
 var _ bot.Gate = (*Gate)(nil)
@@ -219,9 +225,13 @@ func (g *Gate) Admit(ctx context.Context, m bot.Message, model string, promptTok
 	if err != nil {
 		return nil, err
 	}
+	start := g.now()
 	if err := g.acquire(ctx, m, status); err != nil {
 		r.settle(0) // release the reservation and the request
 		return nil, err
+	}
+	if g.opts.OnQueueWait != nil {
+		g.opts.OnQueueWait(g.now().Sub(start))
 	}
 	return admission{r}, nil
 }
@@ -257,6 +267,14 @@ func (g *Gate) acquire(ctx context.Context, m bot.Message, status func(string)) 
 		g.mu.Unlock()
 		return err
 	}
+	g.waiting++
+	g.reportDepthLocked()
+	defer func() {
+		g.mu.Lock()
+		g.waiting--
+		g.reportDepthLocked()
+		g.mu.Unlock()
+	}()
 	deadline := now.Add(g.opts.MaxWait)
 	lastPos := -1
 	var timer *time.Timer
@@ -383,4 +401,11 @@ func (g *Gate) QueueLen(ck bot.ChannelKey) int {
 		return len(q.waiters)
 	}
 	return 0
+}
+
+// reportDepthLocked tells OnQueueDepth how many messages wait; g.mu is held.
+func (g *Gate) reportDepthLocked() {
+	if g.opts.OnQueueDepth != nil {
+		g.opts.OnQueueDepth(g.waiting)
+	}
 }

@@ -213,6 +213,12 @@ func (m *Metrics) Refused(key bot.ThreadKey, reason string) {
 		return
 	}
 	m.refusals.WithLabelValues(m.labels.value("platform", string(key.Platform)), m.labels.value("reason", reason)).Inc()
+	switch reason {
+	case "rate_limit", "queue_full":
+		m.RateLimitRefusal(reason)
+	case "quota":
+		m.QuotaRefusal(reason)
+	}
 }
 
 // Filtered implements bot.Observer: the word filter refused an input or

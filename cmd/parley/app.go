@@ -459,6 +459,7 @@ func (a *App) limitsOptions(cfg *config.Config) (limits.Options, error) {
 		Channel:   limits.Limit{Count: l.Rate.Count, Per: l.Rate.Per, Burst: l.Burst},
 		User:      limits.Limit{Count: l.UserRate.Count, Per: l.UserRate.Per, Burst: l.UserBurst},
 		QueueSize: l.QueueSize, MaxWait: l.MaxWait.Duration, Logger: a.log,
+		OnQueueDepth: a.metrics.QueueDepth, OnQueueWait: a.metrics.QueueWait,
 		Channels: make(map[bot.ChannelKey]limits.Limit, len(l.Channels)),
 		Quotas: map[limits.Kind]int64{
 			{Scope: limits.ScopeUser, Unit: limits.Tokens, Period: limits.Day}:        int64(cfg.Quotas.UserTokensPerDay),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -352,4 +353,71 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 		t.Errorf("refused Slack token: exit %d, stderr:\n%s", code, out)
 	}
 	ops.AssertNoSecrets(t, out, values...)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestMetricsAndHealthAfterAConsoleConversation(t *testing.T) {
+	srv, err := fakeopenai.Start(fakeopenai.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	addr := freePort(t)
+	_, path := processConfig(t, "")
+	body, _ := os.ReadFile(path)
+	_ = os.WriteFile(path, []byte(strings.Replace(string(body), "[metrics]\nlisten = \"\"", fmt.Sprintf("[metrics]\nlisten = %q", addr), 1)), 0o600)
+	d := startDaemon(t, path, map[string]string{"OPENAI_BASE_URL": srv.URL()}, "run")
+	d.waitStderr("metrics and health listening", 20*time.Second)
+	if code, _ := get(t, "http://"+addr+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz answered %d", code)
+	}
+	d.send("hello")
+	d.expectLine("parley>", 20*time.Second)
+	d.send("again")
+	d.expectLine("parley>", 20*time.Second)
+
+	_, metrics := get(t, "http://"+addr+"/metrics")
+	for _, want := range []string{
+		`parley_events_received_total{kind="message",platform="console"} 2`,
+		`parley_replies_total{platform="console",status="complete"} 2`,
+		`parley_first_token_seconds_count{platform="console"} 2`,
+		`parley_model_tokens_total{kind="completion",model=`,
+		`parley_edits_total{platform="console"}`,
+		"parley_streams_in_flight 0",
+		"parley_build_info{",
+		"go_goroutines",
+		"process_resident_memory_bytes",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if code, body := get(t, "http://"+addr+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz answered %d: %s", code, body)
+	}
+	_ = d.stdin.Close()
+	if code := d.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
 }
