@@ -243,3 +243,23 @@ func (a *automaton) walk(s int32, c byte) int32 {
 
 // output reports whether reaching s completes at least one pattern.
 func (a *automaton) output(s int32) bool { return a.hasOut[s>>6]&(1<<(s&63)) != 0 }
+
+// advance steps trie walks over byte c, dropping those that leave the
+// trie, and reports whether one of them completed a pattern.
+func (a *automaton) advance(walks []walk, c byte) ([]walk, bool) {
+	hit := false
+	w := walks[:0]
+	col := int32(a.cls[c])
+	for _, x := range walks {
+		if x.node < a.nDense {
+			x.node = a.dense[x.node*a.stride+col]
+		} else {
+			x.node = a.child(x.node, c)
+		}
+		if x.node >= 0 {
+			w = append(w, x)
+			hit = hit || a.output(x.node)
+		}
+	}
+	return w, hit
+}

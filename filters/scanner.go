@@ -57,7 +57,11 @@ type matcher struct {
 	// asciiFold maps an ASCII byte to its normalised form (lower case when
 	// folding); other bytes map to themselves.
 	asciiFold [256]byte
-	trieRight []uint64 // bit n: every pattern ending at trie node n needs a right word boundary
+	// Prefilter (see prefilter.go): acStart[c] is whether byte c leads
+	// the unanchored automaton out of its root.
+	acStart        [256]bool
+	acGram, trGram *gramSet
+	trieRight      []uint64 // bit n: every pattern ending at trie node n needs a right word boundary
 }
 
 // nbInfo is what the scanner knows about one normalised byte. Offsets are
@@ -253,9 +257,12 @@ func (s *scanner) fast(i, lim int, atEOF bool) int {
 	st := s.state
 	lastSW, lastWord := s.lastSW, s.lastWord
 	walks := s.walks
-	var enc [utf8.UTFMax]byte
 	for i < lim {
+		if st == 0 && len(walks) == 0 && len(s.deferred) == 0 {
+			i, lastSW, lastWord = s.skip(i, lim, atEOF, lastSW, lastWord)
+		}
 		c := str[i]
+		var enc [utf8.UTFMax]byte
 		var k, n int
 		var cls uint8
 		if c < utf8.RuneSelf {
@@ -304,7 +311,7 @@ func (s *scanner) fast(i, lim int, atEOF bool) int {
 				break
 			}
 		}
-		if sw && !lastSW && tr != nil {
+		if sw && !lastSW && tr != nil && s.m.mayStart(s.m.trGram, str, i, lim, atEOF) {
 			walks = append(walks, walk{start: s.nEnd + base + i - s.lazy})
 		}
 		lastSW, lastWord = sw, cls&clsWord != 0
@@ -325,19 +332,9 @@ func (s *scanner) fast(i, lim int, atEOF bool) int {
 				}
 			}
 			if len(walks) > 0 {
-				w := walks[:0]
-				for _, x := range walks {
-					if x.node < tr.nDense {
-						x.node = tr.dense[x.node*tr.stride+int32(tr.cls[cj])]
-					} else {
-						x.node = tr.child(x.node, cj)
-					}
-					if x.node >= 0 {
-						w = append(w, x)
-						trHit = trHit || tr.output(x.node)
-					}
-				}
-				walks = w
+				var h bool
+				walks, h = tr.advance(walks, cj)
+				trHit = trHit || h
 			}
 		}
 		if trHit && !s.rejectedNext(walks, str[i:lim], atEOF) {

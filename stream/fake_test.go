@@ -35,6 +35,7 @@ type fakeOutbox struct {
 
 type fakeMsg struct {
 	thread    bot.ThreadKey
+	streaming bool // started by StartStream and not stopped yet
 	lastWrite time.Time
 	history   []fakeVersion
 }
@@ -91,6 +92,11 @@ func (f *fakeOutbox) Limits() bot.Limits { return f.limits }
 
 // admit runs the hook and the platform's checks; it applies nothing.
 func (f *fakeOutbox) admit(ctx context.Context, op string, thread bot.ThreadKey, text string, bud bot.Budget) error {
+	return f.admitAs(ctx, op, op, thread, text, bud)
+}
+
+// admitAs is admit for a request that spends the bucket of budgetOp.
+func (f *fakeOutbox) admitAs(ctx context.Context, op, budgetOp string, thread bot.ThreadKey, text string, bud bot.Budget) error {
 	f.mu.Lock()
 	f.n[op]++
 	n := f.n[op]
@@ -112,7 +118,7 @@ func (f *fakeOutbox) admit(ctx context.Context, op string, thread bot.ThreadKey,
 		f.violation = append(f.violation, fmt.Sprintf("%s: %d runes > %d", op, l, f.limits.MaxMessageChars))
 		return errors.New("msg_too_long")
 	}
-	key := op + ":" + bud.Scope.Key(thread)
+	key := budgetOp + ":" + bud.Scope.Key(thread)
 	b := f.buckets[key]
 	if b == nil {
 		b = &fakeBucket{budget: bud, tokens: max(bud.Burst, 1), last: now}
@@ -168,6 +174,11 @@ func (f *fakeOutbox) Edit(ctx context.Context, thread bot.ThreadKey, id, text st
 	if m == nil || m.thread != thread {
 		f.mu.Unlock()
 		return fmt.Errorf("edit %s: unknown message", id)
+	}
+	if m.streaming {
+		f.violation = append(f.violation, "edit of a message that is still streaming")
+		f.mu.Unlock()
+		return fmt.Errorf("edit %s: message is streaming", id)
 	}
 	if f.limits.MinEditInterval > 0 && now.Sub(m.lastWrite) < f.limits.MinEditInterval {
 		f.rejected++

@@ -311,6 +311,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 		"SLACK_BOT_TOKEN":      "xoxb-1111-2222-TESTSECRETslackbot",
 		"SLACK_APP_TOKEN":      "xapp-1-A111-2222-TESTSECRETslackapp",
 		"SLACK_SIGNING_SECRET": "TESTSECRETsigning0123456789abcdef",
+		"DISCORD_TOKEN":        "MTIzNDU2Nzg5MDEyMzQ1Njc4.TESTSECRET.discordtoken0123456789",
 	}
 	srv, err := fakeopenai.Start(fakeopenai.Options{})
 	if err != nil {
@@ -351,6 +352,22 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	out := s.stderr.String()
 	if code == 0 || !strings.Contains(out, "invalid_auth") {
 		t.Errorf("refused Slack token: exit %d, stderr:\n%s", code, out)
+	}
+	ops.AssertNoSecrets(t, out, values...)
+
+	// A Discord token the API refuses: the same.
+	discordAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"message": "401: Unauthorized", "code": 0}`)
+	}))
+	t.Cleanup(discordAPI.Close)
+	_, dpath := processConfig(t, fmt.Sprintf("[discord]\nenabled = true\napi_url = %q\n", discordAPI.URL+"/api/v10/"))
+	dd := startDaemon(t, dpath, env, "run")
+	code = dd.wait(30 * time.Second)
+	out = dd.stderr.String()
+	if code == 0 || !strings.Contains(strings.ToLower(out), "discord") {
+		t.Errorf("refused Discord token: exit %d, stderr:\n%s", code, out)
 	}
 	ops.AssertNoSecrets(t, out, values...)
 }
