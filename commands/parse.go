@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/parley-bot/parley/config"
 	"github.com/parley-bot/parley/limits"
 )
 
@@ -402,20 +403,11 @@ func ParseAmount(s string) (int64, error) {
 	return int64(v), nil
 }
 
-var rateUnits = map[string]time.Duration{
-	"s": time.Second, "sec": time.Second,
-	"m": time.Minute, "min": time.Minute,
-	"h": time.Hour, "hour": time.Hour,
-	"day": 24 * time.Hour,
-}
-
-// ParseRate reads "20/min" (units s, sec, m, min, h, hour, day), as the
-// config does.
+// ParseRate reads "20/min" (units s, sec, m, min, h, hour, day) as the
+// config does, case-insensitively and up to a million per unit.
 func ParseRate(s string) (count int, per time.Duration, err error) {
-	num, unit, ok := strings.Cut(s, "/")
-	n, aerr := strconv.Atoi(num)
-	per, uok := rateUnits[strings.ToLower(unit)]
-	if !ok || aerr != nil || n < 1 || n > 1_000_000 || !uok {
+	n, per, err := config.ParseRate(strings.ToLower(s))
+	if err != nil || n > 1_000_000 {
 		return 0, 0, fmt.Errorf("want a rate such as 20/min (units s, min, h, day), got %q", s)
 	}
 	return n, per, nil

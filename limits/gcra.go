@@ -2,6 +2,7 @@ package limits
 
 import (
 	"fmt"
+	"github.com/parley-bot/parley/config"
 	"time"
 )
 
@@ -30,20 +31,7 @@ func (l Limit) String() string {
 	if l.Unlimited() {
 		return "unlimited"
 	}
-	unit := ""
-	switch l.Per {
-	case time.Second:
-		unit = "s"
-	case time.Minute:
-		unit = "min"
-	case time.Hour:
-		unit = "h"
-	case 24 * time.Hour:
-		unit = "day"
-	default:
-		unit = l.Per.String()
-	}
-	return fmt.Sprintf("%d/%s burst %d", l.Count, unit, max(l.Burst, 1))
+	return fmt.Sprintf("%s burst %d", config.Rate{Count: l.Count, Per: l.Per}, max(l.Burst, 1))
 }
 
 // GCRA is the generic cell rate algorithm: a leaky bucket kept as a single

@@ -155,21 +155,8 @@ func (a *Adapter) runPipe(ctx context.Context, h bot.Handler) error {
 	// A read from a pipe does not watch ctx: on cancellation, a past
 	// deadline unblocks it so Run can return.
 	if d, ok := a.opts.In.(deadliner); ok {
-		stop := make(chan struct{})
-		var watcher sync.WaitGroup
-		watcher.Add(1)
-		go func() {
-			defer watcher.Done()
-			select {
-			case <-ctx.Done():
-				_ = d.SetReadDeadline(time.Now())
-			case <-stop:
-			}
-		}()
-		defer func() {
-			close(stop)
-			watcher.Wait()
-		}()
+		stop := context.AfterFunc(ctx, func() { _ = d.SetReadDeadline(time.Now()) })
+		defer stop()
 	}
 	lines := bufio.NewScanner(a.opts.In)
 	lines.Buffer(make([]byte, 64*1024), 4<<20)
@@ -209,20 +196,9 @@ func (a *Adapter) runInteractive(ctx context.Context, h bot.Handler) error {
 	}
 	// Readline blocks without a context; closing it on cancellation
 	// unblocks the read.
-	var watcher sync.WaitGroup
-	stop := make(chan struct{})
-	watcher.Add(1)
-	go func() {
-		defer watcher.Done()
-		select {
-		case <-ctx.Done():
-			rl.Close()
-		case <-stop:
-		}
-	}()
+	stop := context.AfterFunc(ctx, func() { rl.Close() })
 	defer func() {
-		close(stop)
-		watcher.Wait()
+		stop()
 		rl.Close()
 	}()
 	if a.opts.Banner != "" {
