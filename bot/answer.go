@@ -169,7 +169,8 @@ func (e *Engine) begin(key ThreadKey, j job, model string) (*reply, error) {
 	}
 	// The stream outlives the reply's context: after a cancellation it
 	// still makes the final edit that shows the notice.
-	renderCtx, renderCancel := context.WithCancel(context.Background())
+	// The recipient lets a platform's native streaming address the author.
+	renderCtx, renderCancel := context.WithCancel(WithRecipient(context.Background(), Recipient{UserID: j.msg.AuthorID, TeamID: j.msg.Workspace}))
 	r.renderCancel = renderCancel
 	posted := func(ids []string) {
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.FinishTimeout)

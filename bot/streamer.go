@@ -17,6 +17,10 @@ import (
 // adds to what is shown. The stream ID is the message's platform ID, so a
 // stopped stream can still be edited (Outbox.Edit) like a posted message.
 type Streamer interface {
+	// CanStream reports whether replies in thread may stream at all (the
+	// adapter's configuration, the kind of conversation); when false the
+	// renderer posts and edits without calling the other methods.
+	CanStream(thread ThreadKey) bool
 	// StartStream starts a streamed message in the thread showing text
 	// (not empty) and returns its ID. recipient is the user the reply
 	// answers (Slack needs it to stream in channels); it may be zero.

@@ -14,6 +14,17 @@
 // key (or the platform, when global) until the platform's retry time;
 // text that arrives meanwhile is coalesced, never lost.
 //
+// When the Outbox is a bot.Streamer (Slack's streaming API) and the thread
+// can stream, a reply is instead shown as a stream: started at its first
+// text, grown by appends that each carry all text since the one before
+// (within the edit budget, like edits), and stopped with the final text
+// and notice. Streamed text is never taken back, so trailing space waits
+// for the text after it and a long answer is cut after what was already
+// streamed. A status before the first token, or a failed stream call,
+// turns the reply back to posts and edits (an edit rewrites the stopped
+// stream's whole text); a refusal matching bot.ErrStreamUnsupported is
+// remembered for its budget key for StreamOffFor.
+//
 // Text longer than a message is continued in new messages, cut by Split
 // at paragraph, line or word boundaries, with code fences closed and
 // reopened so that each message renders on its own.

@@ -76,7 +76,8 @@ func NewRenderer(opts Options) *Renderer {
 }
 
 // Open starts a reply in thread and posts its placeholder at once (in the
-// background: Open never blocks). ctx supplies values only: a reply keeps
+// background: Open never blocks); a streaming reply starts its stream at
+// the first text instead, with the recipient bot.RecipientFrom(ctx). ctx supplies values only: a reply keeps
 // going after ctx is cancelled so that Close can still show the
 // interruption notice; it stops when Close returns or the Renderer closes.
 func (r *Renderer) Open(ctx context.Context, out bot.Outbox, thread bot.ThreadKey, posted func(messageIDs []string)) bot.ReplyStream {
@@ -109,7 +110,7 @@ func (r *Renderer) Open(ctx context.Context, out bot.Outbox, thread bot.ThreadKe
 		return s
 	}
 	r.sweep(now)
-	if st, ok := out.(bot.Streamer); ok && r.streamAllowedLocked(thread, now) {
+	if st, ok := out.(bot.Streamer); ok && st.CanStream(thread) && r.streamAllowedLocked(thread, now) {
 		s.streamer, s.streaming = st, true
 		s.recipient = bot.RecipientFrom(ctx)
 	}

@@ -71,6 +71,7 @@ type reply struct {
 	stopped    bool          // the current message's stream is stopped: it is final
 	doneEnd    int           // display offset where the stopped message ends
 	doneReopen string        // fence line the next message starts with
+	doneClosed bool          // the stopped message was laid out after Close
 }
 
 // SetStatus sets the text shown until the first token.
@@ -158,6 +159,7 @@ type layout struct {
 	overflow bool   // the display goes on in a next message
 	more     bool   // the next message has text to show now
 	reopen   string // fence line the next message starts with
+	closed   bool   // laid out from a closed reply: the display is final
 }
 
 func (s *reply) layout(sn snapshot) layout {
@@ -171,7 +173,7 @@ func (s *reply) layout(sn snapshot) layout {
 	d := sn.display()
 	if s.start > len(d) {
 		// Only trailing space was cut at Close.
-		return layout{content: s.shown, isText: true, end: len(d), final: true}
+		return layout{content: s.shown, isText: true, end: len(d), final: true, closed: true}
 	}
 	c := s.carry + d[s.start:]
 	minCut := len(s.carry)
@@ -181,7 +183,7 @@ func (s *reply) layout(sn snapshot) layout {
 	}
 	cut := splitFirst(c, s.limits.MaxMessageChars, minCut)
 	if cut.whole {
-		return layout{content: c, isText: true, end: len(d), final: sn.closed}
+		return layout{content: c, isText: true, end: len(d), final: sn.closed, closed: sn.closed}
 	}
 	return layout{
 		content:  cut.head,
@@ -191,6 +193,7 @@ func (s *reply) layout(sn snapshot) layout {
 		overflow: true,
 		more:     !blank(c[cut.cut:]),
 		reopen:   cut.reopen,
+		closed:   sn.closed,
 	}
 }
 

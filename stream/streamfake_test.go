@@ -23,6 +23,9 @@ var _ bot.Streamer = (*streamOutbox)(nil)
 
 func newStreamFake(l bot.Limits) *streamOutbox { return &streamOutbox{fakeOutbox: newFake(l)} }
 
+// CanStream refuses threads named "nostream" (a DM without a thread).
+func (f *streamOutbox) CanStream(th bot.ThreadKey) bool { return th.Thread != "nostream" }
+
 func (f *streamOutbox) StartStream(ctx context.Context, thread bot.ThreadKey, rcpt bot.Recipient, text string) (string, error) {
 	if err := f.admitAs(ctx, "start", "post", thread, text, f.limits.Post); err != nil {
 		return "", err

@@ -79,7 +79,7 @@ func (s *reply) streamStep(sn snapshot) (done bool, err error) {
 	if s.stopped {
 		d := sn.display()
 		next, carry := s.doneEnd, s.doneReopen
-		if sn.closed && next >= len(strings.TrimRightFunc(sn.text, unicode.IsSpace)) {
+		if sn.closed && !s.doneClosed && next >= len(strings.TrimRightFunc(sn.text, unicode.IsSpace)) {
 			// Only space was left after the stopped message, and Close
 			// trimmed it: what follows is the notice alone.
 			next, carry = len(d)-len(sn.notice), ""
@@ -131,7 +131,7 @@ func (s *reply) streamStart(l layout, _ time.Duration) error {
 		s.addID(id)
 		s.shown = want
 		s.wrote(true, l.end)
-		s.stopped, s.doneEnd, s.doneReopen = true, l.end, l.reopen
+		s.stopped, s.doneEnd, s.doneReopen, s.doneClosed = true, l.end, l.reopen, l.closed
 		return nil
 	}
 	id, err := s.streamer.StartStream(s.ctx, s.thread, s.recipient, want)
@@ -173,7 +173,7 @@ func (s *reply) streamAdvance(l layout, waited time.Duration) error {
 	s.shown, s.streamID = want, ""
 	s.edited(waited)
 	s.wrote(true, l.end)
-	s.stopped, s.doneEnd, s.doneReopen = true, l.end, l.reopen
+	s.stopped, s.doneEnd, s.doneReopen, s.doneClosed = true, l.end, l.reopen, l.closed
 	return nil
 }
 

@@ -340,7 +340,7 @@ func TestStreamAppendRateLimited(t *testing.T) {
 		r := NewRenderer(Options{})
 		th := slackThread("T1", "C1", 1)
 		rs := r.Open(t.Context(), f, th, nil)
-		text := words(5, 200)
+		text := words(5, 500)
 		model(rs, text, 10, 200*time.Millisecond)
 		got, err := rs.Close(t.Context(), "")
 		if err != nil || got.Text != text {
@@ -460,5 +460,36 @@ func TestStreamCloseContextCancelled(t *testing.T) {
 			t.Errorf("Close error %v, want deadline exceeded", err)
 		}
 		closeRenderer(t, r)
+	})
+}
+
+// A thread the Streamer says cannot stream is posted and edited, with the
+// placeholder at once, and nothing is remembered.
+func TestStreamCanStreamFalse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newStreamFake(slackLimits)
+		r := NewRenderer(Options{})
+		th := bot.ThreadKey{Platform: bot.PlatformSlack, Workspace: "T1", Channel: "D1", Thread: "nostream"}
+		rs := r.Open(t.Context(), f, th, nil)
+		synctest.Wait()
+		if got := f.texts(th); !slices.Equal(got, []string{DefaultPlaceholder}) {
+			t.Errorf("at once the platform shows %q, want the placeholder", got)
+		}
+		time.Sleep(time.Second)
+		rs.Append("answer")
+		if _, err := rs.Close(t.Context(), ""); err != nil {
+			t.Fatal(err)
+		}
+		other := r.Open(t.Context(), f, slackThread("T1", "C1", 1), nil)
+		other.Append("streamed")
+		if _, err := other.Close(t.Context(), ""); err != nil {
+			t.Fatal(err)
+		}
+		closeRenderer(t, r)
+		checkPlatform(t, f.fakeOutbox)
+		if ops := f.ops(); ops["post"] != 2 || ops["edit"] != 1 || ops["start"] != 0 {
+			// "streamed" is final by the time it is shown: one post.
+			t.Errorf("ops %v", ops)
+		}
 	})
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/parley-bot/parley/bot"
 )
 
-// Adapter is Parley's Slack connection. It implements bot.Adapter and
-// bot.Typer. Create it with New; Run connects.
+// Adapter is Parley's Slack connection. It implements bot.Adapter,
+// bot.Typer and bot.Streamer. Create it with New; Run connects.
 type Adapter struct {
 	opts   Options
 	log    *slog.Logger
@@ -34,6 +34,9 @@ type Adapter struct {
 	mu       sync.Mutex
 	self     identity // from auth.test, set by Run
 	noStatus bool     // assistant.threads.setStatus refused: not an AI app
+	// authors holds each thread's latest author: the recipient of a
+	// streamed reply when the engine names none (bounded).
+	authors map[bot.ThreadKey]string
 }
 
 // identity is who the bot is, from auth.test.

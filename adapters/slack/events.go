@@ -140,6 +140,7 @@ func (a *Adapter) deliver(ctx context.Context, h bot.Handler, m bot.Message, raw
 		a.log.Warn("slack author name unavailable", "user", m.AuthorID, "err", err)
 		m.AuthorName = m.AuthorID
 	}
+	a.rememberAuthor(m.Key(), m.AuthorID)
 	if err := h.HandleMessage(ctx, m); err != nil {
 		// Let a redelivery try again.
 		a.seen.forget("msg:" + m.EventID)

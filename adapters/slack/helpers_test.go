@@ -128,10 +128,12 @@ type harness struct {
 	fatalExpected bool
 }
 
+// baseOptions edit replies (the acceptance tests of the edit path);
+// streaming_test.go sets the streaming modes.
 func baseOptions(fake *slackfake.Fake) Options {
 	return Options{
 		BotToken: "xoxb-fake", AppToken: "xapp-fake", APIURL: fake.URL(),
-		ReplyInThreadsWithoutMention: true,
+		ReplyInThreadsWithoutMention: true, Streaming: StreamingEdit,
 	}
 }
 

@@ -15,8 +15,10 @@ const (
 	ModeHTTP   = "http"
 )
 
-// Streaming modes. Only edits are implemented by the renderer today; "auto"
-// and "stream_api" fall back to them (see README).
+// Streaming modes: "auto" and "stream_api" stream replies with
+// chat.startStream / appendStream / stopStream and fall back to
+// chat.update edits where Slack refuses (stream_api logs the refusal as a
+// warning); "edit" always edits (see README).
 const (
 	StreamingAuto      = "auto"
 	StreamingStreamAPI = "stream_api"

@@ -57,9 +57,6 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // runs before wg.Wait: stops the workers, then waits for them
 
-	if a.opts.Streaming == StreamingStreamAPI {
-		a.log.Warn("slack.streaming = stream_api is not supported by the renderer yet; replies stream by editing")
-	}
 	if a.opts.Mode == ModeHTTP {
 		return a.runHTTP(ctx, h, &wg)
 	}

@@ -57,6 +57,22 @@ type Message struct {
 	Text     string      // current text
 	History  []string    // every text, first post first
 	Times    []time.Time // when each text of History was stored
+	// Streamed: started by chat.startStream (Text is the markdown_text
+	// received so far); Streaming: not stopped yet.
+	Streamed  bool
+	Streaming bool
+	Recipient string // recipient_user_id of the stream
+}
+
+// StreamCall is one call of chat.startStream, chat.appendStream or
+// chat.stopStream as the fake judged it.
+type StreamCall struct {
+	At       time.Time
+	Method   string
+	Channel  string
+	TS       string
+	Markdown string // markdown_text
+	Error    string // the error answered, "" for ok
 }
 
 // UpdateCall is one chat.update call as the fake judged it.
@@ -109,6 +125,8 @@ type Fake struct {
 	eventsAcked int
 	updates     []UpdateCall
 	statusErr   string
+	streamErr   string // code chat.startStream answers, "" when streaming works
+	streamCalls []StreamCall
 	eventSeq    int
 	closed      bool
 	wg          sync.WaitGroup
@@ -222,6 +240,21 @@ func (f *Fake) RefuseStatus(code string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.statusErr = code
+}
+
+// RefuseStreaming makes chat.startStream answer with code, as a
+// workspace or app that cannot stream does; "" streams again.
+func (f *Fake) RefuseStreaming(code string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.streamErr = code
+}
+
+// StreamCalls returns every streaming call in arrival order.
+func (f *Fake) StreamCalls() []StreamCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]StreamCall(nil), f.streamCalls...)
 }
 
 // RateLimitNextUpdates makes the next n chat.update calls answer 429 with
@@ -371,6 +404,10 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 		resp, aerr = f.update(r.PostForm)
 	case "users.info":
 		resp, aerr = f.userInfo(r.PostForm.Get("user"))
+	case "chat.startStream":
+		resp, aerr = f.startStream(r.PostForm)
+	case "chat.appendStream", "chat.stopStream":
+		resp, aerr = f.growStream(method, r.PostForm)
 	case "assistant.threads.setStatus":
 		f.mu.Lock()
 		if f.statusErr != "" {
@@ -420,6 +457,13 @@ func (f *Fake) postMessage(form map[string][]string) (map[string]any, *apiError)
 	f.order = append(f.order, channel+"/"+ts)
 	echo := f.opts.EchoBotMessages
 	f.mu.Unlock()
+	msg := f.echoNew(echo, channel, ts, thread, text)
+	return map[string]any{"channel": channel, "ts": ts, "message": msg}, nil
+}
+
+// echoNew returns the message the bot posted and, with echo, delivers the
+// message event Slack sends for it.
+func (f *Fake) echoNew(echo bool, channel, ts, thread, text string) map[string]any {
 	msg := map[string]any{"type": "message", "user": f.opts.BotUserID, "bot_id": f.opts.BotID, "text": text, "ts": ts}
 	if thread != "" {
 		msg["thread_ts"] = thread
@@ -431,7 +475,19 @@ func (f *Fake) postMessage(form map[string][]string) (map[string]any, *apiError)
 		}
 		f.queueEcho(inner)
 	}
-	return map[string]any{"channel": channel, "ts": ts, "message": msg}, nil
+	return msg
+}
+
+// echoChanged delivers the message_changed event of a bot message.
+func (f *Fake) echoChanged(channel, ts, thread, prev, text string) {
+	newMsg := map[string]any{"type": "message", "user": f.opts.BotUserID, "bot_id": f.opts.BotID, "text": text, "ts": ts,
+		"edited": map[string]any{"user": f.opts.BotUserID, "ts": ts}}
+	prevMsg := map[string]any{"type": "message", "user": f.opts.BotUserID, "bot_id": f.opts.BotID, "text": prev, "ts": ts}
+	if thread != "" {
+		newMsg["thread_ts"], prevMsg["thread_ts"] = thread, thread
+	}
+	f.queueEcho(map[string]any{"type": "message", "subtype": "message_changed", "hidden": true, "channel": channel,
+		"channel_type": channelType(channel), "ts": ts, "event_ts": ts, "message": newMsg, "previous_message": prevMsg})
 }
 
 func channelType(channel string) string {
@@ -469,6 +525,10 @@ func (f *Fake) update(form map[string][]string) (map[string]any, *apiError) {
 		f.mu.Unlock()
 		return nil, &apiError{status: http.StatusOK, code: "no_text"}
 	}
+	if m.Streaming {
+		f.mu.Unlock()
+		return nil, &apiError{status: http.StatusOK, code: "cant_update_message"}
+	}
 	prev := m.Text
 	m.Text = text
 	m.History = append(m.History, text)
@@ -477,14 +537,7 @@ func (f *Fake) update(form map[string][]string) (map[string]any, *apiError) {
 	echo := f.opts.EchoBotMessages
 	f.mu.Unlock()
 	if echo {
-		newMsg := map[string]any{"type": "message", "user": f.opts.BotUserID, "bot_id": f.opts.BotID, "text": text, "ts": ts,
-			"edited": map[string]any{"user": f.opts.BotUserID, "ts": ts}}
-		prevMsg := map[string]any{"type": "message", "user": f.opts.BotUserID, "bot_id": f.opts.BotID, "text": prev, "ts": ts}
-		if thread != "" {
-			newMsg["thread_ts"], prevMsg["thread_ts"] = thread, thread
-		}
-		f.queueEcho(map[string]any{"type": "message", "subtype": "message_changed", "hidden": true, "channel": channel,
-			"channel_type": channelType(channel), "ts": ts, "event_ts": ts, "message": newMsg, "previous_message": prevMsg})
+		f.echoChanged(channel, ts, thread, prev, text)
 	}
 	return map[string]any{"channel": channel, "ts": ts, "text": text}, nil
 }
