@@ -153,6 +153,12 @@ func TestE2EDirectMessageThreeTurns(t *testing.T) {
 	}})
 	for i := 1; i <= 3; i++ {
 		e.send("", message("D1", "im", "U1", fmt.Sprintf("turn %d", i), fmt.Sprintf("1700002100.%06d", i), ""))
+		// The reply is complete before the next turn, as in a real DM.
+		want := fmt.Sprintf("answer %d to turn %d", i, i)
+		eventually(t, want, func() bool {
+			msgs := e.fake.Messages("D1")
+			return len(msgs) >= i && strings.HasSuffix(msgs[i-1].Text, want)
+		})
 		e.idle()
 	}
 	msgs := e.fake.Messages("D1")
