@@ -27,7 +27,13 @@
 // word boundary before them are looked up in a trie walked only from word
 // starts; the rest (other scripts, '*' prefixes) run through an
 // Aho-Corasick automaton at every byte, reporting overlapping matches.
-// Both are built per list (and lazily per channel with its own rules). An
+// Both are built per list (and lazily per channel with its own rules).
+// Plain text (ASCII, basic Cyrillic, CJK ideographs) takes a fast path:
+// while no match is in progress, a prefilter passes over positions where
+// no entry can start (hashes of each entry's first characters, and of
+// the first word of word-bounded entries, so most words are passed whole),
+// and the normalised text and its offsets are recorded only around
+// matches. An
 // entry that starts (ends) with a letter or digit of a
 // script written with spaces (Latin, Cyrillic, Greek, ...) only matches at
 // a word boundary at that end, so "ass" does not hit "class"; a '*' at

@@ -298,15 +298,8 @@ func build(cfg normConfig, entries []entrySpec) *matcher {
 	if len(acStrs) > 0 {
 		m.ac = buildAutomaton(acStrs, acIDs, false)
 	}
-	if m.ac != nil {
-		m.acGram = newGramSet(acStrs)
-		for c := range m.acStart {
-			m.acStart[c] = m.ac.dense[m.ac.cls[c]] != 0
-		}
-	}
 	if len(trStrs) > 0 {
 		m.trie = buildAutomaton(trStrs, trIDs, true)
-		m.trGram = newGramSet(trStrs)
 		m.trieRight = make([]uint64, (len(m.trie.nodes)+63)/64)
 		for n, nd := range m.trie.nodes {
 			right := nd.outEnd > nd.outStart
@@ -318,6 +311,7 @@ func build(cfg normConfig, entries []entrySpec) *matcher {
 			}
 		}
 	}
+	m.initPrefilter(acStrs, trStrs, trIDs)
 	return m
 }
 

@@ -3,35 +3,57 @@ package filters
 import "unicode/utf8"
 
 // The prefilter lets the scanner's fast path pass over text that cannot
-// start a match without running the matchers over it.
+// start a match without running the matchers over it. It only acts while
+// the matchers are idle (automaton at its root, no trie walk, no pending
+// candidate): then skipping a position at which no pattern starts is, as
+// far as matches go, exactly what running them would do, since an
+// automaton started from its root finds every occurrence that starts
+// there or later, and none starts earlier. It only looks at characters
+// whose normalisation fast knows (ASCII, basic Cyrillic, CJK ideographs,
+// each followed by a character that cannot combine with it), so what it
+// hashes is the normalised text; anything else means "may start".
 //
-// Every pattern of an automaton is at least q characters long (q is the
-// shortest pattern's length in characters, at most maxGram). A gram is a
-// hash of the first q normalised characters at a position; gramSet holds
-// the grams of all patterns' first q characters. Where the text's gram is
-// not in the set, no pattern starts there. With the automaton idle (at
-// its root, no trie walk, nothing pending), skipping such a position is
-// exactly what running the automaton would have done as far as matches
-// go: an automaton started from the root at the next position that may
-// start a pattern finds every occurrence starting there or later, and
-// none starts earlier. Grams are only computed over characters whose
-// normalisation fast knows, so the text's gram is the gram of its
-// normalised form; anything else makes the position "may start".
+// Two tests rule positions out:
+//
+//   - grams: every pattern of an automaton is at least q characters long
+//     (q: the shortest pattern's length, at most maxGram); a set holds
+//     hashes of the patterns' first q characters, and a position whose
+//     next q characters hash outside it starts no pattern;
+//   - words: a trie pattern starts with a word W (a run of spaced-script
+//     word characters). If the pattern goes on after W, the text's word
+//     must be exactly W for it to match; if it does not, its right word
+//     boundary says the same (a single-word pattern without one, "kalo*",
+//     turns this test off). So a word whose hash is not among the
+//     patterns' first words starts no trie pattern and is passed whole;
+//     one that is is looked up exactly, and the trie walk resumes after
+//     it from the node the word leads to, so even the words of a match
+//     are not stepped through one byte at a time.
 
 const (
 	maxGram  = 4
 	gramBits = 16 // 64 Ki bits: 8 KiB per set
+	wordBits = 18 // 256 Ki bits: 32 KiB
 )
 
-// gramSet is a bitset of gram hashes.
+// gramSet is a bitset of hashes of the first q characters of patterns.
 type gramSet struct {
 	q    int
 	bits []uint64
 }
 
-func gramHash(h uint32, r rune) uint32 { return (h ^ uint32(r)) * 0x01000193 }
+// wordSet is a bitset of hashes of the first words of trie patterns, over
+// their bytes; ok is false when the test does not apply.
+type wordSet struct {
+	ok   bool
+	bits []uint64
+	node map[string]int32 // first word -> the trie node it leads to
+}
 
-func gramSlot(h uint32) uint32 { return (h * 0x9E3779B1) >> (32 - gramBits) }
+func mix(h, v uint32) uint32 { return (h ^ v) * 0x01000193 }
+
+func slot(h uint32, bits uint) uint32 { return (h * 0x9E3779B1) >> (32 - bits) }
+
+func has(set []uint64, s uint32) bool { return set[s>>6]&(1<<(s&63)) != 0 }
 
 func newGramSet(patterns []string) *gramSet {
 	g := &gramSet{q: maxGram, bits: make([]uint64, 1<<gramBits/64)}
@@ -44,29 +66,155 @@ func newGramSet(patterns []string) *gramSet {
 			if k == g.q {
 				break
 			}
-			h, k = gramHash(h, r), k+1
+			h, k = mix(h, uint32(r)), k+1
 		}
-		slot := gramSlot(h)
-		g.bits[slot>>6] |= 1 << (slot & 63)
+		s := slot(h, gramBits)
+		g.bits[s>>6] |= 1 << (s & 63)
 	}
 	return g
 }
 
-// mayStart reports whether a pattern of the set may start at str[i:lim]:
-// false only when the next q characters are all ones fast handles (and
-// the one after them cannot combine with them) and their gram is not in
-// the set.
+func newWordSet(tr *automaton, pats []pattern, ids []int32) wordSet {
+	w := wordSet{ok: true, bits: make([]uint64, 1<<wordBits/64), node: map[string]int32{}}
+	for _, id := range ids {
+		p := &pats[id]
+		n := len(p.norm)
+		for k, r := range p.norm {
+			if !spacedWord(classOf(r)) {
+				n = k
+				break
+			}
+		}
+		if n == len(p.norm) && !p.right {
+			return wordSet{}
+		}
+		h, node := uint32(0), int32(0)
+		for k := 0; k < n; k++ {
+			h = mix(h, uint32(p.norm[k]))
+			node = tr.walk(node, p.norm[k])
+		}
+		w.node[p.norm[:n]] = node
+		s := slot(h, wordBits)
+		w.bits[s>>6] |= 1 << (s & 63)
+	}
+	return w
+}
+
+// initPrefilter fills the matcher's prefilter tables; the automata must
+// be built.
+func (m *matcher) initPrefilter(acStrs, trStrs []string, trIDs []int32) {
+	if m.ac != nil {
+		m.acGram = newGramSet(acStrs)
+		for c := range m.acStart {
+			m.acStart[c] = m.ac.dense[m.ac.cls[c]] != 0
+		}
+	}
+	m.acCyr = m.acStart[0xD0] || m.acStart[0xD1] // folding may change a Cyrillic lead byte
+	m.acFirst = make([]uint64, (0xA000-0x4E00)/64)
+	for _, p := range acStrs {
+		if r, _ := utf8.DecodeRuneInString(p); r >= 0x4E00 && r < 0xA000 {
+			m.acFirst[(r-0x4E00)>>6] |= 1 << ((r - 0x4E00) & 63)
+		}
+	}
+	if m.trie != nil {
+		m.trGram = newGramSet(trStrs)
+		m.words = newWordSet(m.trie, m.pats, trIDs)
+	}
+	for c := 0; c < utf8.RuneSelf; c++ {
+		if f := m.asciiFold[c]; spacedWord(asciiClass[c]) && !m.acStart[f] {
+			m.plain[c] = f
+		}
+	}
+}
+
+// cyrillic decodes a basic Cyrillic letter (U+0410..U+044F) at str[i:]
+// and returns its normalised UTF-8 bytes; n is 0 for anything else.
+func (m *matcher) cyrillic(str string, i, lim int) (b0, b1 byte, n int) {
+	if i+1 >= lim {
+		return 0, 0, 0
+	}
+	b0, b1 = str[i], str[i+1]
+	switch {
+	case b0 == 0xD0 && b1 >= 0x90 && b1 <= 0xBF, b0 == 0xD1 && b1 >= 0x80 && b1 <= 0x8F:
+	default:
+		return 0, 0, 0
+	}
+	b0, b1 = m.foldCyrillic(b0, b1)
+	return b0, b1, 2
+}
+
+// foldCyrillic folds the UTF-8 bytes of a basic Cyrillic letter.
+func (m *matcher) foldCyrillic(b0, b1 byte) (byte, byte) {
+	if m.cfg.fold && b0 == 0xD0 && b1 < 0xB0 { // capital: U+0410..U+042F
+		if b1 < 0xA0 {
+			return b0, b1 + 0x20
+		}
+		return 0xD1, b1 - 0x20
+	}
+	return b0, b1
+}
+
+// foldFast normalises, in place, a word skipWord passed: ASCII letters
+// and digits and basic Cyrillic letters.
+func (m *matcher) foldFast(b []byte) []byte {
+	for k := 0; k < len(b); k++ {
+		if c := b[k]; c < utf8.RuneSelf {
+			b[k] = m.asciiFold[c]
+		} else if k+1 < len(b) {
+			b[k], b[k+1] = m.foldCyrillic(c, b[k+1])
+			k++
+		}
+	}
+	return b
+}
+
+// combinable reports whether the character at str[i:lim] might combine
+// with the one before it (or is not there yet), so that the one before
+// cannot be normalised on its own. It may answer true for characters that
+// cannot (it is only a conservative test), and looks at bytes only: what
+// follows ASCII, a basic Cyrillic letter or an ideograph is most often
+// another one of these, none of which combines with what precedes it
+// (Cyrillic combining marks start at U+0483, in lead byte 0xD2).
+func (m *matcher) combinable(str string, i, lim int, atEOF bool) bool {
+	if i < lim && str[i] < utf8.RuneSelf || !m.cfg.width {
+		return false // the common case, inlined
+	}
+	return combinableSlow(str, i, lim, atEOF)
+}
+
+func combinableSlow(str string, i, lim int, atEOF bool) bool {
+	if i == lim {
+		return !atEOF
+	}
+	if i+1 < lim && str[i+1]&0xC0 == 0x80 {
+		switch c := str[i]; {
+		case c == 0xD0 || c == 0xD1: // U+0400..U+047F
+			return false
+		case c >= 0xE4 && c <= 0xE9: // U+4000..U+9FFF
+			return false
+		}
+	}
+	return !startsFast(str[i:lim])
+}
+
+// mayStart reports whether a pattern of g may start at str[i:lim]: false
+// only when the next q characters are ones fast handles (the one after
+// them cannot combine with them) and their gram is not in g.
 func (m *matcher) mayStart(g *gramSet, str string, i, lim int, atEOF bool) bool {
-	cfg := m.cfg
-	h := uint32(0)
-	for k := 0; k < g.q; k++ {
+	return m.mayStartAfter(g, str, i, lim, atEOF, 0, 0)
+}
+
+// mayStartAfter is mayStart for a position whose first k characters (0 or
+// 1) the caller has decoded and hashed into h.
+func (m *matcher) mayStartAfter(g *gramSet, str string, i, lim int, atEOF bool, k int, h uint32) bool {
+	for ; k < g.q; k++ {
 		if i >= lim {
 			return true
 		}
 		c := str[i]
 		var r rune
 		if c < utf8.RuneSelf {
-			if cfg.separators && asciiClass[c]&clsSep != 0 {
+			if m.cfg.separators && asciiClass[c]&clsSep != 0 {
 				return true // it might be removed
 			}
 			r = rune(m.asciiFold[c])
@@ -76,67 +224,174 @@ func (m *matcher) mayStart(g *gramSet, str string, i, lim int, atEOF bool) bool 
 			if r, n, _ = fastRune(str[i:lim]); n == 0 {
 				return true
 			}
-			if cfg.fold && r <= 0x42F && r >= 0x410 {
+			if m.cfg.fold && r <= 0x42F && r >= 0x410 {
 				r += 0x20
 			}
 			i += n
 		}
-		h = gramHash(h, r)
+		h = mix(h, uint32(r))
 	}
-	if cfg.width {
-		if i == lim {
-			if !atEOF {
-				return true
-			}
-		} else if str[i] >= utf8.RuneSelf && !startsFast(str[i:lim]) {
-			return true
-		}
-	}
-	slot := gramSlot(h)
-	return g.bits[slot>>6]&(1<<(slot&63)) != 0
+	return m.combinable(str, i, lim, atEOF) || has(g.bits, slot(h, gramBits))
 }
+
+// skipWord decides, at the start of a word at str[i:], whether no trie
+// pattern can start there (see the words test above), and returns the
+// word's end. It answers only when the whole word and the character after
+// it are ones fast knows and final, and none of the word's characters may
+// start an automaton pattern.
+func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdict) {
+	if !m.words.ok {
+		return i, undecided
+	}
+	h := uint32(0)
+	for i < lim {
+		c := str[i]
+		if f := m.plain[c]; f != 0 { // the common case: a letter or digit
+			h = mix(h, uint32(f))
+			i++
+			continue
+		}
+		var cls uint8
+		n := 1
+		if c < utf8.RuneSelf {
+			cls = asciiClass[c]
+		} else {
+			if b0, b1, n := m.cyrillic(str, i, lim); n > 0 {
+				if m.acCyr && m.mayStart(m.acGram, str, i, lim, atEOF) {
+					return i, undecided
+				}
+				h = mix(mix(h, uint32(b0)), uint32(b1))
+				i += n
+				continue
+			}
+			if _, n, cls = fastRune(str[i:lim]); n == 0 {
+				return i, undecided
+			}
+		}
+		if cls&(clsWord|clsNoSpace) == clsWord {
+			// An ASCII letter or digit that may start an automaton
+			// pattern: only passed if none starts here.
+			if m.mayStart(m.acGram, str, i, lim, atEOF) {
+				return i, undecided
+			}
+			h = mix(h, uint32(m.asciiFold[c]))
+			i++
+			continue
+		}
+		// The character after the word (ASCII or an ideograph): it must
+		// not be a separator that might be removed, nor be followed by a
+		// character that might combine with it.
+		if cls&clsSep != 0 && m.cfg.separators || m.combinable(str, i+n, lim, atEOF) {
+			return i, undecided
+		}
+		if has(m.words.bits, slot(h, wordBits)) {
+			return i, firstWord
+		}
+		return i, noPattern
+	}
+	return i, undecided
+}
+
+// verdict is what skipWord found out about a word.
+type verdict int
+
+const (
+	undecided verdict = iota // the word must go through the matchers
+	noPattern                // no pattern starts with the word
+	firstWord                // the word may be the first word of a trie pattern
+)
 
 // skip passes over characters at which no pattern can start while the
 // matchers are idle (the caller checks that), keeping track of the word
 // state; it stops at the first character that needs the matchers or that
 // fast must look at itself, and returns where it stopped.
-func (s *scanner) skip(i, lim int, atEOF bool, lastSW, lastWord bool) (int, bool, bool) {
+//
+// When it passes a whole word that begins trie patterns, it stops after
+// it and returns the word's start and the trie node that a walk over the
+// word reaches (node is -1 otherwise). No automaton pattern starts inside
+// such a word (skipWord checks), and any trie pattern that ends inside it
+// needs a word boundary there (or the word test would be off), so the
+// walk's outcome is the node alone.
+func (s *scanner) skip(i, lim int, atEOF bool, lastSW, lastWord bool) (end int, sw, word bool, from int, node int32) {
 	m := s.m
-	cfg := m.cfg
 	str := s.orig
 	for i+1 < lim {
 		c := str[i]
+		if lastSW && m.plain[c] != 0 {
+			// Inside a word: letters on which the automaton stays at its
+			// root change nothing.
+			j := i + 1
+			for j+1 < lim && m.plain[str[j]] != 0 {
+				j++
+			}
+			if m.combinable(str, j, lim, atEOF) {
+				j-- // the last letter might combine with what follows
+			}
+			if j > i {
+				i = j
+				continue
+			}
+		}
 		var cls uint8
 		n := 1
 		acMay := false
 		if c < utf8.RuneSelf {
 			cls = asciiClass[c]
-			if cls&clsSep != 0 && lastWord && cfg.separators {
+			if cls&clsSep != 0 && lastWord && m.cfg.separators {
 				break
 			}
 			acMay = m.acStart[m.asciiFold[c]]
 		} else {
-			if _, n, cls = fastRune(str[i:lim]); n == 0 || i+n >= lim {
+			var r rune
+			if r, n, cls = fastRune(str[i:lim]); n == 0 || i+n >= lim {
 				break
 			}
 			if n == 2 {
-				acMay = m.acStart[0xD0] || m.acStart[0xD1] // folding may change the lead byte
-			} else {
-				acMay = m.acStart[c]
+				acMay = m.acCyr
+			} else if m.acStart[c] {
+				// An ideograph: the common case in text without spaces,
+				// where each character is a possible start. Hash it here
+				// rather than decode it again.
+				if m.combinable(str, i+n, lim, atEOF) {
+					break
+				}
+				if has(m.acFirst, uint32(r-0x4E00)) && m.mayStartAfter(m.acGram, str, i+n, lim, atEOF, 1, mix(0, uint32(r))) {
+					break
+				}
+				lastSW, lastWord = false, true
+				i += n
+				continue
 			}
 		}
-		if cfg.width && str[i+n] >= utf8.RuneSelf && !startsFast(str[i+n:lim]) {
-			break // the next character might combine with this one
-		}
-		sw := cls&(clsWord|clsNoSpace) == clsWord
-		if sw && !lastSW && m.trie != nil && m.mayStart(m.trGram, str, i, lim, atEOF) {
+		if m.combinable(str, i+n, lim, atEOF) {
 			break
+		}
+		isSW := cls&(clsWord|clsNoSpace) == clsWord
+		if isSW && !lastSW && m.trie != nil {
+			j, v := m.skipWord(str, i, lim, atEOF)
+			if v == firstWord {
+				// Look the word up exactly: the trie node its walk
+				// reaches, or none (the hash set only says "maybe").
+				s.wordBuf = m.foldFast(append(s.wordBuf[:0], str[i:j]...))
+				node, ok := m.words.node[string(s.wordBuf)]
+				if ok {
+					return j, true, true, i, node
+				}
+				v = noPattern
+			}
+			if v == noPattern {
+				i, lastSW, lastWord = j, true, true
+				continue
+			}
+			if m.mayStart(m.trGram, str, i, lim, atEOF) {
+				break
+			}
 		}
 		if acMay && m.mayStart(m.acGram, str, i, lim, atEOF) {
 			break
 		}
-		lastSW, lastWord = sw, cls&clsWord != 0
+		lastSW, lastWord = isSW, cls&clsWord != 0
 		i += n
 	}
-	return i, lastSW, lastWord
+	return i, lastSW, lastWord, 0, -1
 }

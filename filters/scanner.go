@@ -57,10 +57,16 @@ type matcher struct {
 	// asciiFold maps an ASCII byte to its normalised form (lower case when
 	// folding); other bytes map to themselves.
 	asciiFold [256]byte
-	// Prefilter (see prefilter.go): acStart[c] is whether byte c leads
-	// the unanchored automaton out of its root.
+	// Prefilter (see prefilter.go). acStart[c]: byte c leads the
+	// unanchored automaton out of its root; acCyr: so may a Cyrillic
+	// letter. plain[c]: for ASCII letters and digits that do not, their
+	// normalised byte (0 for all other bytes).
 	acStart        [256]bool
+	acCyr          bool
+	acFirst        []uint64 // bit r-0x4E00: a CJK ideograph r (fastRune's) starts an automaton pattern
+	plain          [256]byte
 	acGram, trGram *gramSet
+	words          wordSet
 	trieRight      []uint64 // bit n: every pattern ending at trie node n needs a right word boundary
 }
 
@@ -126,9 +132,10 @@ type scanner struct {
 	stopped bool
 	stopAt  int // original offset of the first match in modeStop
 	segBuf  []byte
-	lazy    int  // during fast: absolute original offset of the text passed but not yet recorded in nb
-	eof     bool // all text has been written and decided
-	keepAll bool // keep the whole normalised text (for compiling entries)
+	wordBuf []byte // scratch for skip's word lookups
+	lazy    int    // during fast: absolute original offset of the text passed but not yet recorded in nb
+	eof     bool   // all text has been written and decided
+	keepAll bool   // keep the whole normalised text (for compiling entries)
 }
 
 func newScanner(m *matcher, mode int) *scanner {
@@ -144,6 +151,11 @@ func (s *scanner) write(text string, atEOF bool) {
 		s.orig = text
 	} else if text != "" {
 		s.orig += text
+	}
+	if s.mode == modeMask {
+		// Most of the text is released now: size the output once
+		// rather than growing it piece by piece.
+		s.out.Grow(len(s.orig))
 	}
 	s.process(atEOF)
 	if atEOF && !s.stopped {
@@ -259,7 +271,23 @@ func (s *scanner) fast(i, lim int, atEOF bool) int {
 	walks := s.walks
 	for i < lim {
 		if st == 0 && len(walks) == 0 && len(s.deferred) == 0 {
-			i, lastSW, lastWord = s.skip(i, lim, atEOF, lastSW, lastWord)
+			var from int
+			var node int32
+			i, lastSW, lastWord, from, node = s.skip(i, lim, atEOF, lastSW, lastWord)
+			if node >= 0 {
+				// skip passed a whole word that is the first word of
+				// trie patterns: the walk from its start is at node.
+				walks = append(walks, walk{node: node, start: s.nEnd + base + from - s.lazy})
+				if tr.output(node) {
+					walks = s.hitAt(base+i, st, lastSW, lastWord, walks)
+					d := s.base - base
+					str, base, i, lim = s.orig, s.base, i-d, lim-d
+					if s.stopped {
+						break
+					}
+				}
+				continue
+			}
 		}
 		c := str[i]
 		var enc [utf8.UTFMax]byte
@@ -343,10 +371,7 @@ func (s *scanner) fast(i, lim int, atEOF bool) int {
 		if hit {
 			// Patterns are valid UTF-8, so they can only end where a
 			// character ends: here, never inside enc.
-			s.state, s.lastSW, s.lastWord, s.walks = st, lastSW, lastWord, walks
-			s.materialise(base + i)
-			s.matchesAt(st)
-			walks = s.walks
+			walks = s.hitAt(base+i, st, lastSW, lastWord, walks)
 			d := s.base - base
 			str, base, i, lim = s.orig, s.base, i-d, lim-d
 			if s.stopped {
@@ -403,6 +428,16 @@ func (s *scanner) rejectedNext(walks []walk, next string, atEOF bool) bool {
 // a word boundary after it.
 func (m *matcher) rightOnly(n int32) bool { return m.trieRight[n>>6]&(1<<(n&63)) != 0 }
 
+// hitAt stores fast's state, records the text up to pos and reports the
+// patterns that end there; it returns the trie walks, which may have
+// changed, and may release text (moving s.base).
+func (s *scanner) hitAt(pos int, st int32, lastSW, lastWord bool, walks []walk) []walk {
+	s.state, s.lastSW, s.lastWord, s.walks = st, lastSW, lastWord, walks
+	s.materialise(pos)
+	s.matchesAt(st)
+	return s.walks
+}
+
 // matchesAt reports the patterns that end at the current position: the
 // automaton's outputs at state st and the trie walks that complete one.
 func (s *scanner) matchesAt(st int32) {
@@ -432,7 +467,9 @@ func (s *scanner) matchesAt(st int32) {
 // (before the automaton state's depth, the trie walks and the pending
 // candidates). pos and s.lazy are character boundaries.
 func (s *scanner) materialise(pos int) {
-	if pos == s.lazy {
+	if pos == s.lazy || s.stopped {
+		// Nothing passed, or nothing after the stop matters (and
+		// releasing here would show text past it).
 		return
 	}
 	vEnd := s.nEnd + pos - s.lazy // normalised end of the text passed
@@ -854,6 +891,7 @@ func (s *scanner) take() string {
 	return out
 }
 
+// newMatcher returns a matcher without patterns; build adds them.
 func newMatcher(cfg normConfig) *matcher {
 	m := &matcher{cfg: cfg}
 	for c := range m.asciiFold {
