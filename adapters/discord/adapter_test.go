@@ -34,8 +34,9 @@ func TestMentionOpensThreadAndResolvesMentions(t *testing.T) {
 	if m.Text != want {
 		t.Errorf("Text = %q, want %q", m.Text, want)
 	}
-	if m.Channel != th.ID || m.Thread != th.ID || m.Workspace != guildID || m.ID != id || m.EventID != id {
-		t.Errorf("message keys = ws %q ch %q thread %q id %q event %q; want thread %s for message %s", m.Workspace, m.Channel, m.Thread, m.ID, m.EventID, th.ID, id)
+	// Keyed by the parent channel, so that per-channel settings apply.
+	if th.ID != id || m.Channel != chanID || m.Thread != th.ID || m.Workspace != guildID || m.ID != id || m.EventID != id {
+		t.Errorf("message keys = ws %q ch %q thread %q id %q event %q; want channel %s thread %s for message %s", m.Workspace, m.Channel, m.Thread, m.ID, m.EventID, chanID, th.ID, id)
 	}
 	if !m.MentionsBot || m.IsDM || m.AuthorID != aliceID || m.AuthorName != "Ali" || m.Platform != "discord" {
 		t.Errorf("message = %+v", m)
@@ -210,5 +211,139 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	var fe *FatalCloseError
 	if errors.As(error(nil), &fe) {
 		t.Fatal("unreachable")
+	}
+}
+
+// TestOutboxRoutesByKeyAfterRestart: the Outbox finds where a key's
+// messages go from the key alone, as crash recovery needs after a
+// restart: a fresh adapter, with nothing cached, posts a thread
+// conversation's messages into the thread and a reply-mode
+// conversation's in the channel with a reference.
+func TestOutboxRoutesByKeyAfterRestart(t *testing.T) {
+	f := newFake(t, discordfake.Options{})
+	rec := newRecorder()
+	start(t, f, testOptions(f), rec)
+	thread := f.Send(chanID, aliceID, mention(f.BotUser().ID)+" a question")
+	rec.wait(t, "the mention", func() bool { return len(rec.messages) == 1 })
+	if th, ok := f.Channel(thread); !ok || th.Type != 11 {
+		t.Fatalf("no thread opened: %+v", th)
+	}
+	plain := f.Send(chanID, bobID, "asked without a thread")
+
+	fresh, err := New(testOptions(f), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	inThread := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: chanID, Thread: thread}
+	id, err := fresh.Post(ctx, inThread, "recovered answer")
+	if err != nil {
+		t.Fatalf("Post in the thread: %v", err)
+	}
+	if err := fresh.Edit(ctx, inThread, id, "recovered answer, finished"); err != nil {
+		t.Fatalf("Edit in the thread: %v", err)
+	}
+	if err := fresh.Typing(ctx, inThread); err != nil {
+		t.Fatalf("Typing in the thread: %v", err)
+	}
+	if m, _ := f.Message(id); m.ChannelID != thread || m.Reference != "" || m.Content != "recovered answer, finished" {
+		t.Errorf("thread conversation's message = %+v, want it in thread %s without a reference", m, thread)
+	}
+	if n := f.Stats().Typing[thread]; n != 1 {
+		t.Errorf("typing in the thread = %d, want 1", n)
+	}
+
+	asReply := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: chanID, Thread: plain}
+	id, err = fresh.Post(ctx, asReply, "a reply")
+	if err != nil {
+		t.Fatalf("Post as a reply: %v", err)
+	}
+	if err := fresh.Edit(ctx, asReply, id, "a reply, edited"); err != nil {
+		t.Fatalf("Edit of the reply: %v", err)
+	}
+	if m, _ := f.Message(id); m.ChannelID != chanID || m.Reference != plain || m.Content != "a reply, edited" {
+		t.Errorf("reply-mode message = %+v, want it in %s referencing %s", m, chanID, plain)
+	}
+}
+
+// TestThreadRefusedFallsBackToReply: without Create Public Threads a
+// mention in thread mode is answered as a reply in the channel, keyed
+// like a reply-mode conversation, and a Discord reply to the answer
+// continues it.
+func TestThreadRefusedFallsBackToReply(t *testing.T) {
+	f := newFake(t, discordfake.Options{DenyThreads: true})
+	rec := newRecorder()
+	h := start(t, f, testOptions(f), rec)
+	id := f.Send(chanID, aliceID, mention(f.BotUser().ID)+" a question")
+	rec.wait(t, "the mention", func() bool { return len(rec.messages) == 1 })
+	m := rec.msg(0)
+	if m.Channel != chanID || m.Thread != id {
+		t.Fatalf("message key = %v, want channel %s thread %s", m.Key(), chanID, id)
+	}
+	if _, ok := f.Channel(id); ok || f.Stats().ThreadsOpened != 0 {
+		t.Fatalf("a thread was opened although Discord refused it")
+	}
+	answer, err := h.ad.Post(t.Context(), m.Key(), "the answer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.Message(answer); got.ChannelID != chanID || got.Reference != id {
+		t.Errorf("answer = %+v, want a reply to %s in %s", got, id, chanID)
+	}
+	f.Reply(chanID, bobID, "and then?", answer)
+	rec.wait(t, "the follow-up", func() bool { return len(rec.messages) == 2 })
+	if fu := rec.msg(1); fu.Key() != m.Key() {
+		t.Errorf("follow-up key = %v, want %v", fu.Key(), m.Key())
+	}
+}
+
+// TestMemberStartedThread: a mention inside a thread a member started
+// (whose ID is its own, not a message's) is keyed by the parent channel
+// and answered inside the thread, in either reply mode; so are its
+// follow-ups, edits and commands.
+func TestMemberStartedThread(t *testing.T) {
+	const thread = "300000000000000005"
+	for _, mode := range []string{ReplyModeThread, ReplyModeReply} {
+		t.Run(mode, func(t *testing.T) {
+			f := newFake(t, discordfake.Options{})
+			f.AddThread(guildID, thread, chanID, "planning")
+			rec := newRecorder()
+			opts := testOptions(f)
+			opts.ReplyMode = mode
+			h := start(t, f, opts, rec)
+			want := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: chanID, Thread: thread}
+
+			f.Send(thread, aliceID, "not for the bot yet")
+			q := f.Send(thread, aliceID, mention(f.BotUser().ID)+" help us plan")
+			rec.wait(t, "the mention", func() bool { return len(rec.messages) == 1 })
+			if m := rec.msg(0); m.Key() != want || m.ID != q {
+				t.Fatalf("mention in the thread = %+v, want key %v", m, want)
+			}
+			id, err := h.ad.Post(t.Context(), want, "a plan")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, _ := f.Message(id); m.ChannelID != thread || m.Reference != "" {
+				t.Errorf("answer = %+v, want it in thread %s without a reference", m, thread)
+			}
+			if f.Stats().ThreadsOpened != 0 {
+				t.Errorf("a thread was opened inside a thread")
+			}
+			fu := f.Send(thread, bobID, "and a follow-up")
+			rec.wait(t, "the follow-up", func() bool { return len(rec.messages) == 2 })
+			if m := rec.msg(1); m.Key() != want {
+				t.Errorf("follow-up key = %v, want %v", m.Key(), want)
+			}
+			f.EditByUser(fu, "and a better follow-up")
+			rec.wait(t, "the edit", func() bool { return len(rec.edits) == 1 })
+			if e := rec.edit(0); e.Key != want || e.ID != fu {
+				t.Errorf("edit = %+v, want key %v", e, want)
+			}
+			cmd := f.Interact(discordfake.Invocation{GuildID: guildID, ChannelID: thread, UserID: aliceID, Command: CommandName, Sub: "reset"})
+			h.waitFake(t, "the reset", func() bool { r, _ := f.Interaction(cmd); return r.Type != 0 })
+			if _, _, _, cmds, _ := rec.snapshot(); len(cmds) != 1 || cmds[0].Thread != want {
+				t.Errorf("command issued in the thread = %+v, want key %v", cmds, want)
+			}
+		})
 	}
 }

@@ -248,3 +248,112 @@ func TestAdminListedUserInDirectMessages(t *testing.T) {
 		t.Errorf("audit = %+v, want the one change by Bob", entries)
 	}
 }
+
+// TestChannelSettingsReachThreads: in thread mode a mention in #general
+// is answered in a thread of its own, yet it is #general's conversation:
+// a channel quota set on #general counts and refuses both the mention and
+// the follow-ups inside the thread, llm.channel_models for #general picks
+// their model, and usage <#general> counts them (none of it lands on the
+// thread as a channel of its own).
+func TestChannelSettingsReachThreads(t *testing.T) {
+	general := bot.ChannelKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: chanID}
+	const generalModel = "gpt-4o"
+	e := &adminE2E{t: t, e2e: startE2EWith(t, discordfake.Options{}, testrig.Options{
+		Model:  fakeopenai.Options{Answer: func(fakeopenai.Request) string { return adminAnswer }},
+		Limits: &limits.Options{QueueSize: 10, MaxWait: time.Second},
+		Settings: func(s *bot.Settings) {
+			s.ChannelModels = map[string]string{"discord/" + guildID + "/" + chanID: generalModel}
+		},
+	}, nil)}
+	chanRef := "<#" + chanID + ">"
+	e.admin("quota", "set "+chanRef+" 2 requests/day", "Quota requests/day of #"+chanID+": default → 2 requests/day.")
+
+	// The mention (request 1) and a follow-up in its thread without a
+	// mention (request 2) are answered by #general's model.
+	thread := e.fake.Send(chanID, aliceID, mention(e.bot)+" first question")
+	if m := e.botReply(thread, 0); m.Content != adminAnswer {
+		t.Fatalf("the mention was answered %q, want the model's answer", m.Content)
+	}
+	if th, ok := e.fake.Channel(thread); !ok || th.Type != 11 || th.ParentID != chanID {
+		t.Fatalf("the answer is not in a thread of #general: %+v", th)
+	}
+	e.fake.Send(thread, bobID, "a follow-up")
+	if m := e.botReply(thread, 1); m.Content != adminAnswer {
+		t.Fatalf("the follow-up was answered %q, want the model's answer", m.Content)
+	}
+
+	// #general's quota is spent: the next follow-up in the thread, and a
+	// new mention in #general (a new thread), are refused, naming it.
+	const spent = "This channel has used 2 of its 2 requests for today"
+	e.fake.Send(thread, aliceID, "a third question")
+	if m := e.botReply(thread, 2); !strings.Contains(m.Content, spent) {
+		t.Errorf("the follow-up over #general's quota was answered %q, want %q", m.Content, spent)
+	}
+	other := e.fake.Send(chanID, bobID, mention(e.bot)+" another topic")
+	if m := e.botReply(other, 0); !strings.Contains(m.Content, spent) {
+		t.Errorf("the mention over #general's quota was answered %q, want %q", m.Content, spent)
+	}
+
+	reqs := e.rig.Model.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d model requests, want 2 (the refused messages must not reach the model)", len(reqs))
+	}
+	for i, r := range reqs {
+		if r.Model != generalModel {
+			t.Errorf("request %d used model %q, want #general's %q", i, r.Model, generalModel)
+		}
+	}
+
+	// Usage is #general's, not the thread's.
+	e.admin("usage", chanRef+" day", "#"+chanID+" today (", " tokens in 2 requests")
+	rep, err := e.rig.Gate.Usage(t.Context(), limits.ChannelTarget(general), limits.Day, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Requests != 2 || rep.Tokens == 0 {
+		t.Errorf("#general's usage = %d requests, %d tokens; want 2 requests", rep.Requests, rep.Tokens)
+	}
+	asChannel := limits.ChannelTarget(bot.ChannelKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: thread})
+	if rep, err := e.rig.Gate.Usage(t.Context(), asChannel, limits.Day, 5); err != nil || rep.Requests != 0 {
+		t.Errorf("the thread has usage of its own as a channel: %d requests (%v)", rep.Requests, err)
+	}
+}
+
+// TestChannelRateLimitReachesThreads: a [limits.channels] rate for
+// #general (1/min, no queue) admits the mention and refuses the
+// follow-up in its thread and a mention opening a second thread, because
+// all three are #general's; another channel is unaffected.
+func TestChannelRateLimitReachesThreads(t *testing.T) {
+	const otherChan = "300000000000000002"
+	general := bot.ChannelKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: chanID}
+	e := &adminE2E{t: t, e2e: startE2EWith(t, discordfake.Options{}, testrig.Options{
+		Model: fakeopenai.Options{Answer: func(fakeopenai.Request) string { return adminAnswer }},
+		Limits: &limits.Options{
+			Channels:  map[bot.ChannelKey]limits.Limit{general: {Count: 1, Per: time.Minute, Burst: 1}},
+			QueueSize: 0,
+		},
+	}, nil)}
+	e.fake.AddChannel(guildID, otherChan, "random")
+	e.admin("limits", "show", "#"+chanID+" (discord/"+guildID+"/"+chanID+"): 1/min burst 1")
+
+	const busy = "I'm busy in this channel right now"
+	thread := e.fake.Send(chanID, aliceID, mention(e.bot)+" first question")
+	if m := e.botReply(thread, 0); m.Content != adminAnswer {
+		t.Fatalf("the mention was answered %q, want the model's answer", m.Content)
+	}
+	e.fake.Send(thread, aliceID, "a follow-up")
+	if m := e.botReply(thread, 1); !strings.Contains(m.Content, busy) {
+		t.Errorf("the follow-up over #general's rate was answered %q, want %q", m.Content, busy)
+	}
+	second := e.fake.Send(chanID, bobID, mention(e.bot)+" second topic")
+	if m := e.botReply(second, 0); !strings.Contains(m.Content, busy) {
+		t.Errorf("a second thread over #general's rate was answered %q, want %q", m.Content, busy)
+	}
+	elsewhere := e.fake.Send(otherChan, bobID, mention(e.bot)+" in another channel")
+	if m := e.botReply(elsewhere, 0); m.Content != adminAnswer {
+		t.Errorf("a mention in another channel was answered %q, want the model's answer", m.Content)
+	}
+	if n := len(e.rig.Model.Requests()); n != 2 {
+		t.Errorf("%d model requests, want 2", n)
+	}
+}

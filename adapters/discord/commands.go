@@ -46,6 +46,7 @@ func Commands() []*discordgo.ApplicationCommand {
 				sub("help", "How to use Parley", nil),
 				sub("reset", "Forget this thread's conversation", nil),
 				sub("usage", "Your token usage", argsOption("e.g. \"today\"")),
+				sub("quota", "Your quotas: what is used and when it resets", argsOption("optional: \"show\"")),
 			},
 		},
 		{
@@ -53,7 +54,7 @@ func Commands() []*discordgo.ApplicationCommand {
 			Description:              "Parley administration",
 			DefaultMemberPermissions: &manage,
 			Options: []*discordgo.ApplicationCommandOption{
-				sub("quota", "Show or set quotas", argsOption("e.g. \"show @ana\" or \"set @ana 50000/day\"")),
+				sub("quota", "Show, set or reset quotas", argsOption("e.g. \"show @ana\", \"set @ana 50k tokens/day\", \"set #general 100 requests/day\"")),
 				sub("usage", "Usage of the server or a member", argsOption("e.g. \"@ana week\"")),
 				sub("limits", "Show or set rate limits", argsOption("e.g. \"show\"")),
 				sub("audit", "Recent admin actions", argsOption("e.g. \"20\"")),
@@ -111,7 +112,8 @@ func interactionUser(i *discordgo.Interaction) *discordgo.User {
 	return i.User
 }
 
-// commandText turns "/parley usage args:today" into "usage today".
+// commandText turns "/parley usage args:today" into "usage today". A bare
+// "/parley quota" asks for "quota show": the member's own quotas.
 func commandText(data discordgo.ApplicationCommandInteractionData) (sub, text string) {
 	if len(data.Options) == 0 {
 		return "", ""
@@ -125,6 +127,9 @@ func commandText(data discordgo.ApplicationCommandInteractionData) (sub, text st
 				text += " " + v
 			}
 		}
+	}
+	if data.Name == CommandName && text == "quota" {
+		text = "quota show"
 	}
 	return sub, text
 }
@@ -202,17 +207,20 @@ func (a *Adapter) respond(ctx context.Context, i *discordgo.Interaction, res bot
 	}
 }
 
-// commandThread is the conversation a command was issued in; Thread is ""
-// in a plain server channel.
+// commandThread is the conversation a command was issued in, keyed as
+// messages are (see the package doc): in a thread, the thread under its
+// parent channel; in a plain server channel, the channel with Thread "".
 func (a *Adapter) commandThread(ctx context.Context, i *discordgo.Interaction) bot.ThreadKey {
 	key := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: i.GuildID, Channel: i.ChannelID, Thread: i.ChannelID}
 	if i.GuildID == "" {
 		return key
 	}
-	if ci, err := a.dir.channel(ctx, i.ChannelID); err != nil || !ci.thread {
+	ci, err := a.dir.channel(ctx, i.ChannelID)
+	if err != nil || !ci.thread {
 		key.Thread = ""
+		return key
 	}
-	return key
+	return a.threadKey(i.GuildID, i.ChannelID, ci)
 }
 
 // clip fits a command answer into one message.

@@ -3,14 +3,17 @@ package discord
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/parley-bot/parley/adapters/discord/discordfake"
 	"github.com/parley-bot/parley/bot"
+	"github.com/parley-bot/parley/commands"
 )
 
 func TestCommandsRegistered(t *testing.T) {
@@ -33,7 +36,7 @@ func TestCommandsRegistered(t *testing.T) {
 	for _, o := range cmds[0]["options"].([]any) {
 		subs = append(subs, o.(map[string]any)["name"].(string))
 	}
-	if strings.Join(subs, ",") != "help,reset,usage" {
+	if strings.Join(subs, ",") != "help,reset,usage,quota" {
 		t.Errorf("/parley subcommands = %v", subs)
 	}
 	if st := f.Stats(); len(st.CommandsPutFor) != 1 || st.CommandsPutFor[0] != guildID {
@@ -141,5 +144,57 @@ func TestAdminSubcommandsNeedManageServer(t *testing.T) {
 	h.waitFake(t, "reset", func() bool { r, _ := f.Interaction(id); return r.Type != 0 })
 	if _, _, _, cmds, _ := rec.snapshot(); !cmds[2].IsAdmin || cmds[2].Text != "reset" {
 		t.Errorf("reset = %+v", cmds[2])
+	}
+}
+
+// TestCommandHintsParse: every example an option description shows is
+// accepted by the command parser, and descriptions fit Discord's 100
+// characters, so a member who types what the hint says gets an answer,
+// not a usage error.
+func TestCommandHintsParse(t *testing.T) {
+	quoted := regexp.MustCompile(`"([^"]+)"`)
+	examples := 0
+	for _, c := range Commands() {
+		for _, sub := range c.Options {
+			if n := utf8.RuneCountInString(sub.Description); n > 100 {
+				t.Errorf("/%s %s: description has %d characters, Discord allows 100", c.Name, sub.Name, n)
+			}
+			for _, o := range sub.Options {
+				if n := utf8.RuneCountInString(o.Description); n > 100 {
+					t.Errorf("/%s %s %s: description has %d characters, Discord allows 100", c.Name, sub.Name, o.Name, n)
+				}
+				for _, m := range quoted.FindAllStringSubmatch(o.Description, -1) {
+					examples++
+					text := sub.Name + " " + m[1]
+					if _, err := commands.Parse(text); err != nil {
+						t.Errorf("/%s %s hint %q: %q does not parse: %v", c.Name, sub.Name, m[1], text, err)
+					}
+				}
+			}
+		}
+	}
+	if examples < 6 {
+		t.Errorf("found %d examples in the hints, want at least 6", examples)
+	}
+}
+
+// TestMemberQuotaCommand: /parley quota is offered to everyone and asks
+// the command layer for the member's own quotas ("quota show"), with or
+// without arguments.
+func TestMemberQuotaCommand(t *testing.T) {
+	f := newFake(t, discordfake.Options{})
+	rec := newRecorder()
+	h := start(t, f, testOptions(f), rec)
+	for i, args := range []string{"", "show"} {
+		id := f.Interact(discordfake.Invocation{GuildID: guildID, ChannelID: chanID, UserID: bobID,
+			Permissions: discordgo.PermissionSendMessages, Command: CommandName, Sub: "quota", Args: args})
+		h.waitFake(t, "the quota answer", func() bool { r, _ := f.Interaction(id); return r.Type != 0 })
+		if r, _ := f.Interaction(id); r.Type != 4 || r.Content != "ok: quota show" {
+			t.Errorf("/parley quota %q answered %+v", args, r)
+		}
+		_, _, _, cmds, _ := rec.snapshot()
+		if len(cmds) != i+1 || cmds[i].Text != "quota show" || cmds[i].IsAdmin || cmds[i].UserID != bobID {
+			t.Errorf("/parley quota %q reached the command layer as %+v", args, cmds)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -24,7 +25,14 @@ type directory struct {
 type channelInfo struct {
 	name   string
 	thread bool
-	at     time.Time
+	parent string // a thread's parent channel (threads never move)
+	// missing records that Discord knows no channel by this ID (404
+	// Unknown Channel): the ID is a message's, the root of a reply-mode
+	// conversation. It is only trusted by threadChannel; a message
+	// arriving in the "channel" proves otherwise (a thread was started
+	// from that message since), so channel looks again.
+	missing bool
+	at      time.Time
 }
 
 type guildRoles struct {
@@ -51,6 +59,10 @@ func (d *directory) peek(id string) (channelInfo, bool) {
 func (d *directory) remember(id string, ci channelInfo) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.rememberLocked(id, ci)
+}
+
+func (d *directory) rememberLocked(id string, ci channelInfo) {
 	if len(d.channels) >= maxCached {
 		d.channels = make(map[string]channelInfo)
 	}
@@ -58,25 +70,84 @@ func (d *directory) remember(id string, ci channelInfo) {
 	d.channels[id] = ci
 }
 
-// channel returns the channel's name and whether it is a thread.
+// rememberRoot records that id is the message starting a reply-mode
+// conversation, unless it is known as a thread (started from it since).
+func (d *directory) rememberRoot(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ci, ok := d.channels[id]; ok && !ci.missing {
+		return
+	}
+	d.rememberLocked(id, channelInfo{missing: true})
+}
+
+// channel returns the channel's name, whether it is a thread and, for a
+// thread, its parent channel.
 func (d *directory) channel(ctx context.Context, id string) (channelInfo, error) {
+	d.mu.Lock()
+	cached, ok := d.channels[id]
+	d.mu.Unlock()
+	if ok && cached.missing {
+		ok = false
+	}
+	// Whether a channel is a thread, and its parent, never change; only
+	// names go stale.
+	if ok && time.Since(cached.at) < d.ttl {
+		return cached, nil
+	}
+	ci, err := d.fetch(ctx, id)
+	switch {
+	case err == nil:
+		return ci, nil
+	case ok:
+		return cached, nil
+	}
+	return channelInfo{}, err
+}
+
+// fetch asks Discord for a channel and caches the answer, including a 404
+// Unknown Channel, for which it returns an info with missing set along
+// with the error.
+func (d *directory) fetch(ctx context.Context, id string) (channelInfo, error) {
+	ch, err := d.s.Channel(id, discordgo.WithContext(ctx))
+	var re *discordgo.RESTError
+	switch {
+	case err == nil:
+		ci := channelInfo{name: ch.Name, thread: ch.IsThread()}
+		if ci.thread {
+			ci.parent = ch.ParentID
+		}
+		d.remember(id, ci)
+		return ci, nil
+	case errors.As(err, &re) && re.Message != nil && re.Message.Code == discordgo.ErrCodeUnknownChannel:
+		ci := channelInfo{missing: true}
+		d.remember(id, ci)
+		return ci, fmt.Errorf("look up channel %s: %w", id, err)
+	}
+	return channelInfo{}, fmt.Errorf("look up channel %s: %w", id, err)
+}
+
+// threadChannel reports whether id, the Thread of a guild conversation's
+// key that differs from its Channel, names a thread channel (thread true)
+// or a message in the key's channel (thread false: a reply-mode
+// conversation). known is false when Discord could not be asked.
+func (d *directory) threadChannel(ctx context.Context, id string) (thread, known bool) {
 	d.mu.Lock()
 	ci, ok := d.channels[id]
 	d.mu.Unlock()
-	// Whether a channel is a thread never changes; only names go stale.
-	if ok && time.Since(ci.at) < d.ttl {
-		return ci, nil
+	if ok && (ci.thread || ci.missing) {
+		// Both are permanent, except that a thread may later be started
+		// from a reply-mode root; its first message refreshes the entry.
+		return ci.thread, true
 	}
-	ch, err := d.s.Channel(id, discordgo.WithContext(ctx))
+	if ok {
+		return false, true // a channel that is not a thread: no reference either way
+	}
+	ci, err := d.fetch(ctx, id)
 	if err != nil {
-		if ok {
-			return ci, nil
-		}
-		return channelInfo{}, fmt.Errorf("look up channel %s: %w", id, err)
+		return false, ci.missing
 	}
-	ci = channelInfo{name: ch.Name, thread: ch.IsThread()}
-	d.remember(id, ci)
-	return ci, nil
+	return ci.thread, true
 }
 
 // role returns a role's name in a guild, "" when unknown.

@@ -9,27 +9,52 @@
 //
 // # Conversation keys
 //
-// A Discord thread is a channel of its own. Every conversation is therefore
-// keyed by the channel the bot answers in:
+// A ThreadKey's Channel is always the channel members see the conversation
+// in — for a Discord thread, its parent — because everything Parley scopes
+// per channel (rate limits, quotas, usage, llm.channel_models, word
+// filters) must apply to #general, not to each thread opened in it:
 //
-//   - thread mode (default): a mention in a server channel opens a thread from
-//     the user's message; the conversation's ThreadKey is
-//     {Workspace: guild, Channel: thread, Thread: thread}. The mention itself
-//     is the thread's first message (its ID is the starter message's ID, which
-//     Discord also gives the thread). Follow-ups in the thread, with or
-//     without a mention, carry the same key.
-//   - reply mode: the answer is a reply (message reference) in the channel; the
-//     key is {Workspace: guild, Channel: channel, Thread: mention message ID},
-//     so each mention is its own conversation. A Discord reply to the first
-//     message of an answer (which references the question) continues it.
-//   - a mention inside an existing thread is answered in that thread, keyed
-//     {guild, thread, thread}.
+//   - thread mode (default): a mention in a server channel opens a thread
+//     from the user's message; Discord gives that thread the message's ID,
+//     so the key is {Workspace: guild, Channel: channel, Thread: message ID
+//     = thread ID}. Follow-ups in the thread (ChannelID = the thread) are
+//     mapped back to the parent through the thread's parent_id (the
+//     directory caches it; threads never move) and carry the same key.
+//   - reply mode: the answer is a reply (message reference) in the channel;
+//     the key is the same {guild, channel, mention message ID}, so each
+//     mention is its own conversation. A Discord reply to the first message
+//     of an answer (which references the question) continues it.
+//   - a mention inside any thread is answered in that thread, keyed
+//     {guild, parent, thread}.
 //   - DMs: {Workspace: "", Channel: DM channel, Thread: DM channel}, one
 //     history per DM channel.
 //
-// Outbox calls derive everything from the key: they post to key.Channel, and
-// a key whose Thread differs from its Channel is a reply-mode conversation,
-// whose first post references the user's message.
+// Edits and deletes are keyed the same way: in a thread, {guild, parent,
+// thread}; in a server channel, {guild, channel, the message's ID}.
+//
+// The Outbox derives where to send from the key alone, so that crash
+// recovery after a restart finds the same place: a DM, or a key whose
+// Thread is empty or equal to its Channel, goes to key.Channel. Otherwise
+// key.Thread is either a thread channel — messages go into it — or a
+// message in key.Channel — a reply-mode conversation, whose first post
+// references it. The two are told apart by what the ID names on Discord:
+// the adapter remembers the threads it opens or sees messages in and the
+// reply-mode roots it answers, and after a restart asks once
+// (GET /channels/{thread} is the thread, or 404 Unknown Channel for a
+// message ID). Only if Discord cannot be asked does discord.reply_mode
+// decide. So a thread-mode mention whose thread could not be created
+// (missing permission) is still answered as a reply, in either mode.
+//
+// # Edit budgets
+//
+// The renderer keys ScopeChannel budgets by the key's Channel, the parent
+// channel, while Discord gives each thread a bucket of its own. Replies in
+// different threads of one channel therefore share one planned budget
+// (about 5 edits and 5 posts per 5 s): never a 429 more than Discord's
+// buckets allow, at the cost of slower updates when several threads of one
+// channel stream at once. bot.Scope has no per-thread scope to say
+// otherwise. The adapter's own guard, which reads X-RateLimit-* headers, is
+// per real channel (the thread).
 //
 // # Exactly once
 //

@@ -120,7 +120,7 @@ func TestE2EMentionOpensThreadStreamsAndContinues(t *testing.T) {
 			t.Errorf("second request lacks %q: %q", want, second)
 		}
 	}
-	key := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: id, Thread: id}
+	key := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: chanID, Thread: id}
 	if h := e.rig.History(key); len(h) != 4 || h[3].Status != bot.StatusComplete {
 		t.Errorf("stored history = %+v", h)
 	}
@@ -190,12 +190,25 @@ func TestE2ETwentyRepliesShareTheChannelBucket(t *testing.T) {
 	}
 }
 
+// The threads are all #general's conversations, so the renderer plans
+// their placeholders and edits within #general's budget (see "Edit
+// budgets" in the package doc): about 16 s for twenty.
 func TestE2ETwentyMentionsInThreadModeStayUnderGlobalLimit(t *testing.T) {
 	e := startE2E(t, discordfake.Options{}, fakeopenai.Options{ChunkDelay: 10 * time.Millisecond}, nil)
 	ids := make([]string, 20)
 	for i := range ids {
 		ids[i] = e.fake.Send(chanID, aliceID, fmt.Sprintf("%s topic %d", mention(e.bot), i))
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, id := range ids {
+				for _, m := range e.fake.BotMessages(id) {
+					t.Logf("thread %d: versions at %v, complete %v", i, m.At, m.Content == answerFor(fmt.Sprintf("topic %d", i)))
+				}
+			}
+			t.Logf("429s %+v, stats %+v, model requests %d, in flight %d", e.fake.Rejected(), e.fake.Stats(), len(e.rig.Model.Requests()), e.rig.Engine.InFlight())
+		}
+	})
 	for i, id := range ids {
 		e.reply(t, id, 0, answerFor(fmt.Sprintf("topic %d", i)))
 	}
@@ -313,12 +326,16 @@ func TestE2ECommands(t *testing.T) {
 	q := e.fake.Send(chanID, aliceID, mention(e.bot)+" remember this")
 	e.reply(t, q, 0, answerFor("remember this"))
 	e.rig.Idle(30 * time.Second)
+	threadKey := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: chanID, Thread: q}
+	if h := e.rig.History(threadKey); len(h) != 2 {
+		t.Fatalf("history before reset = %d messages, want 2", len(h))
+	}
 	id = e.fake.Interact(discordfake.Invocation{GuildID: guildID, ChannelID: q, UserID: aliceID, Command: "parley", Sub: "reset"})
 	e.wait(t, "reset", func() bool { r, _ := e.fake.Interaction(id); return r.Type != 0 })
 	if r, _ := e.fake.Interaction(id); !strings.Contains(r.Content, "forgotten") {
 		t.Errorf("reset = %+v", r)
 	}
-	if h := e.rig.History(bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: q, Thread: q}); len(h) != 0 {
+	if h := e.rig.History(threadKey); len(h) != 0 {
 		t.Errorf("history after reset = %d messages", len(h))
 	}
 }

@@ -35,14 +35,15 @@ func (a *Adapter) ignoredAuthor(u *discordgo.User) bool {
 	return u.Bot && !a.opts.RespondToBots
 }
 
-// queueKey orders events: messages of one conversation run in order.
-// In a plain server channel every mention is its own conversation (a new
-// thread, or a reply), so they run in parallel; in threads and DMs the
-// channel is the conversation.
+// queueKey orders events: events of one conversation run in order, others
+// in parallel. A thread (or DM) is one conversation, keyed by its channel.
+// In a plain server channel every message is its own: the key is the
+// message's ID, which is also the ID of the thread Parley opens from it,
+// so a mention and the follow-ups in its thread share one queue.
 func (a *Adapter) queueKey(guildID, channelID, messageID string) string {
 	if guildID != "" {
-		if ci, ok := a.dir.peek(channelID); ok && !ci.thread {
-			return channelID + "/" + messageID
+		if ci, ok := a.dir.peek(channelID); ok && !ci.thread && !ci.missing {
+			return messageID
 		}
 	}
 	return channelID
@@ -87,8 +88,9 @@ func (a *Adapter) handleCreate(ctx context.Context, h bot.Handler, m *discordgo.
 		log.Warn("channel lookup failed; treating it as a plain channel", "err", err)
 	}
 	if ci.thread {
+		key := a.threadKey(m.GuildID, m.ChannelID, ci)
 		if !msg.MentionsBot {
-			active, err := h.ThreadActive(ctx, bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: m.GuildID, Channel: m.ChannelID, Thread: m.ChannelID})
+			active, err := h.ThreadActive(ctx, key)
 			if err != nil {
 				log.Error("thread lookup", "err", err)
 				return
@@ -97,12 +99,13 @@ func (a *Adapter) handleCreate(ctx context.Context, h bot.Handler, m *discordgo.
 				return
 			}
 		}
-		deliver(m.ChannelID, m.ChannelID)
+		deliver(key.Channel, key.Thread)
 		return
 	}
 	if root := replyRoot(m, botID); root != "" {
 		// A Discord reply to the first message of one of the bot's
 		// answers continues that reply-mode conversation.
+		a.dir.rememberRoot(root)
 		deliver(m.ChannelID, root)
 		return
 	}
@@ -112,7 +115,10 @@ func (a *Adapter) handleCreate(ctx context.Context, h bot.Handler, m *discordgo.
 	if a.opts.ReplyMode == ReplyModeThread {
 		thread, err := a.openThread(ctx, m, msg.Text)
 		if err == nil {
-			deliver(thread, thread)
+			// The thread has the message's ID: the conversation is
+			// keyed {guild, channel, message} as in reply mode, and the
+			// Outbox posts into the thread (see the package doc).
+			deliver(m.ChannelID, thread)
 			return
 		}
 		if ctx.Err() != nil {
@@ -120,11 +126,26 @@ func (a *Adapter) handleCreate(ctx context.Context, h bot.Handler, m *discordgo.
 		}
 		log.Warn("could not open a thread; answering with a reply instead (does the bot have Create Public Threads?)", "err", err)
 	}
+	a.dir.rememberRoot(m.ID)
 	deliver(m.ChannelID, m.ID)
 }
 
+// threadKey is the conversation of a thread channel: keyed by its parent
+// channel, so that everything Parley scopes per channel (limits, quotas,
+// models, filters, usage) applies to the channel the thread belongs to.
+func (a *Adapter) threadKey(guildID, threadID string, ci channelInfo) bot.ThreadKey {
+	parent := ci.parent
+	if parent == "" {
+		// Discord always names a thread's parent; should it not, the
+		// thread stands for itself rather than the message going unanswered.
+		a.log.Warn("thread without a parent channel; scoping it as a channel of its own", "thread", threadID)
+		parent = threadID
+	}
+	return bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: parent, Thread: threadID}
+}
+
 // openThread starts a thread from the user's message and returns its
-// channel ID.
+// channel ID, which Discord makes the message's ID.
 func (a *Adapter) openThread(ctx context.Context, m *discordgo.Message, text string) (string, error) {
 	ch, err := a.s.MessageThreadStartComplex(m.ChannelID, m.ID, &discordgo.ThreadStart{
 		Name:                threadName(text),
@@ -133,12 +154,11 @@ func (a *Adapter) openThread(ctx context.Context, m *discordgo.Message, text str
 	var re *discordgo.RESTError
 	switch {
 	case err == nil:
-		a.dir.remember(ch.ID, channelInfo{name: ch.Name, thread: true})
+		a.dir.remember(ch.ID, channelInfo{name: ch.Name, thread: true, parent: m.ChannelID})
 		return ch.ID, nil
 	case errors.As(err, &re) && re.Message != nil && re.Message.Code == discordgo.ErrCodeThreadAlreadyCreatedForThisMessage:
-		// A replayed event, or a restart: the thread exists, and Discord
-		// gives a thread started from a message that message's ID.
-		a.dir.remember(m.ID, channelInfo{thread: true})
+		// A replayed event, or a restart: the thread exists.
+		a.dir.remember(m.ID, channelInfo{thread: true, parent: m.ChannelID})
 		return m.ID, nil
 	}
 	return "", a.mapError("create thread", err)
@@ -182,7 +202,7 @@ func (a *Adapter) onMessageUpdate(_ *discordgo.Session, ev *discordgo.MessageUpd
 	}
 	m := ev.Message
 	a.work.do(a.queueKey(m.GuildID, m.ChannelID, m.ID), func() {
-		key := a.keyOf(ctx, m.GuildID, m.ChannelID, m.ID, m.Thread)
+		key := a.keyOf(ctx, m.GuildID, m.ChannelID, m.ID)
 		if err := h.HandleEdit(ctx, key, m.ID, a.cleanText(ctx, m, a.botUserID())); err != nil {
 			a.log.Error("handle edit", "channel", m.ChannelID, "message", m.ID, "err", err)
 		}
@@ -196,7 +216,7 @@ func (a *Adapter) onMessageDelete(_ *discordgo.Session, ev *discordgo.MessageDel
 	}
 	m := ev.Message
 	a.work.do(a.queueKey(m.GuildID, m.ChannelID, m.ID), func() {
-		key := a.keyOf(ctx, m.GuildID, m.ChannelID, m.ID, nil)
+		key := a.keyOf(ctx, m.GuildID, m.ChannelID, m.ID)
 		if err := h.HandleDelete(ctx, key, m.ID); err != nil {
 			a.log.Error("handle delete", "channel", m.ChannelID, "message", m.ID, "err", err)
 		}
@@ -204,8 +224,10 @@ func (a *Adapter) onMessageDelete(_ *discordgo.Session, ev *discordgo.MessageDel
 }
 
 // keyOf returns the conversation an existing message belongs to, by the
-// same scheme handleCreate uses (see the package doc).
-func (a *Adapter) keyOf(ctx context.Context, guildID, channelID, messageID string, started *discordgo.Channel) bot.ThreadKey {
+// same scheme handleCreate uses (see the package doc): in a thread, the
+// thread under its parent channel; in a server channel, the conversation
+// the message started (its thread or its replies); in a DM, the DM.
+func (a *Adapter) keyOf(ctx context.Context, guildID, channelID, messageID string) bot.ThreadKey {
 	key := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: channelID, Thread: channelID}
 	if guildID == "" {
 		return key
@@ -214,18 +236,10 @@ func (a *Adapter) keyOf(ctx context.Context, guildID, channelID, messageID strin
 	if err != nil {
 		a.log.Warn("channel lookup failed; treating it as a plain channel", "channel", channelID, "err", err)
 	}
-	switch {
-	case ci.thread:
-		return key
-	case a.opts.ReplyMode == ReplyModeThread:
-		thread := messageID // a thread started from a message has its ID
-		if started != nil && started.ID != "" {
-			thread = started.ID
-		}
-		key.Channel, key.Thread = thread, thread
-	default:
-		key.Thread = messageID
+	if ci.thread {
+		return a.threadKey(guildID, channelID, ci)
 	}
+	key.Thread = messageID
 	return key
 }
 

@@ -19,6 +19,9 @@ import (
 // token buckets plan with these; the adapter enforces the live bucket from
 // the X-RateLimit-* headers (refusing locally with a RateLimitedError when
 // it is empty) and the global 50 requests/s in its HTTP transport.
+// ScopeChannel is the parent channel for threads: threads of one channel
+// share these budgets, which Discord does not require (see "Edit budgets"
+// in the package doc).
 func (a *Adapter) Limits() bot.Limits {
 	return bot.Limits{
 		MaxMessageChars: a.opts.MaxMessageChars,
@@ -34,28 +37,59 @@ func noPings() *discordgo.MessageAllowedMentions {
 	return &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
 }
 
-// Post sends text as a new message in the conversation's channel. In a
-// reply-mode conversation (Thread is the user's message, not the channel)
-// the first message of the answer references the user's message.
+// destination is where a conversation's messages go: its channel, and
+// for a reply-mode conversation the message the answer references.
+type destination struct {
+	channel string
+	replyTo string // the user's message, in reply mode
+}
+
+// destination resolves a key by the rule in the package doc: a DM, or a
+// key whose Thread is empty or equals its Channel, posts to the Channel;
+// otherwise Thread is either a thread channel (posted into) or the user's
+// message in Channel (a reply-mode conversation, answered with a
+// reference). Which one is a fact about the ID, kept by the directory and
+// asked from Discord when unknown (after a restart: GET /channels/{id}
+// answers 404 Unknown Channel for a message ID). When Discord cannot be
+// asked, the configured reply mode decides.
+func (a *Adapter) destination(ctx context.Context, key bot.ThreadKey) destination {
+	if key.Workspace == "" || key.Thread == "" || key.Thread == key.Channel {
+		return destination{channel: key.Channel}
+	}
+	thread, known := a.dir.threadChannel(ctx, key.Thread)
+	if !known {
+		thread = a.opts.ReplyMode == ReplyModeThread
+		a.log.Warn("cannot tell whether a conversation is a thread; going by reply_mode", "channel", key.Channel, "thread", key.Thread, "reply_mode", a.opts.ReplyMode)
+	}
+	if thread {
+		return destination{channel: key.Thread}
+	}
+	return destination{channel: key.Channel, replyTo: key.Thread}
+}
+
+// Post sends text as a new message in the conversation: into its thread,
+// or in reply mode into the channel, where the first message of the
+// answer references the user's message.
 func (a *Adapter) Post(ctx context.Context, key bot.ThreadKey, text string) (string, error) {
-	release, err := a.reserve(ctx, "post:"+key.Channel, "discord post")
+	dest := a.destination(ctx, key)
+	release, err := a.reserve(ctx, "post:"+dest.channel, "discord post")
 	if err != nil {
 		return "", err
 	}
 	defer release()
 	send := &discordgo.MessageSend{Content: a.render(text), AllowedMentions: noPings()}
-	reference := key.Workspace != "" && key.Thread != key.Channel && !a.referenced(key)
+	reference := dest.replyTo != "" && !a.referenced(key)
 	if reference {
 		send.Reference = &discordgo.MessageReference{
-			MessageID:       key.Thread,
-			ChannelID:       key.Channel,
+			MessageID:       dest.replyTo,
+			ChannelID:       dest.channel,
 			GuildID:         key.Workspace,
 			FailIfNotExists: new(false), // the answer still shows if the question was deleted
 		}
 	}
-	msg, err := a.s.ChannelMessageSendComplex(key.Channel, send, discordgo.WithContext(ctx))
+	msg, err := a.s.ChannelMessageSendComplex(dest.channel, send, discordgo.WithContext(ctx))
 	if err != nil {
-		return "", a.mapError(fmt.Sprintf("post in channel %s", key.Channel), err)
+		return "", a.mapError(fmt.Sprintf("post in channel %s", dest.channel), err)
 	}
 	if reference {
 		a.markReferenced(key) // only now: a refused post is retried with its reference
@@ -65,26 +99,28 @@ func (a *Adapter) Post(ctx context.Context, key bot.ThreadKey, text string) (str
 
 // Edit replaces the text of one of the bot's messages.
 func (a *Adapter) Edit(ctx context.Context, key bot.ThreadKey, messageID, text string) error {
-	release, err := a.reserve(ctx, "edit:"+key.Channel, "discord edit")
+	dest := a.destination(ctx, key)
+	release, err := a.reserve(ctx, "edit:"+dest.channel, "discord edit")
 	if err != nil {
 		return err
 	}
 	defer release()
 	content := a.render(text)
 	_, err = a.s.ChannelMessageEditComplex(&discordgo.MessageEdit{
-		ID: messageID, Channel: key.Channel, Content: &content, AllowedMentions: noPings(),
+		ID: messageID, Channel: dest.channel, Content: &content, AllowedMentions: noPings(),
 	}, discordgo.WithContext(ctx))
 	if err != nil {
-		return a.mapError(fmt.Sprintf("edit message %s in channel %s", messageID, key.Channel), err)
+		return a.mapError(fmt.Sprintf("edit message %s in channel %s", messageID, dest.channel), err)
 	}
 	return nil
 }
 
-// Typing shows "Parley is typing…" in the conversation's channel for
-// about 10 s.
+// Typing shows "Parley is typing…" where the conversation's answer goes,
+// for about 10 s.
 func (a *Adapter) Typing(ctx context.Context, key bot.ThreadKey) error {
-	if err := a.s.ChannelTyping(key.Channel, discordgo.WithContext(ctx)); err != nil {
-		return a.mapError(fmt.Sprintf("typing in channel %s", key.Channel), err)
+	dest := a.destination(ctx, key)
+	if err := a.s.ChannelTyping(dest.channel, discordgo.WithContext(ctx)); err != nil {
+		return a.mapError(fmt.Sprintf("typing in channel %s", dest.channel), err)
 	}
 	return nil
 }

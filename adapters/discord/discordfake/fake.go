@@ -41,6 +41,9 @@ type Options struct {
 	// NoEcho stops the fake from dispatching MESSAGE_CREATE/UPDATE for the
 	// bot's own messages (Discord does dispatch them).
 	NoEcho bool
+	// DenyThreads refuses to start threads with 403 Missing Permissions,
+	// like a bot without Create Public Threads.
+	DenyThreads bool
 	// InteractionDeadline is how long an interaction may go unanswered
 	// before its callback fails with 10062 Unknown interaction; default 3 s.
 	InteractionDeadline time.Duration
@@ -259,6 +262,14 @@ func (s *Server) AddChannel(guildID, channelID, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.channels[channelID] = &Channel{ID: channelID, GuildID: guildID, Name: name, Type: 0}
+}
+
+// AddThread makes a public thread known that a member started in parent
+// (not from a message, so it has an ID of its own).
+func (s *Server) AddThread(guildID, threadID, parentID, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.channels[threadID] = &Channel{ID: threadID, GuildID: guildID, Name: name, Type: 11, ParentID: parentID}
 }
 
 // AddDM makes a DM channel known.
@@ -633,6 +644,9 @@ func (s *Server) startThread(w http.ResponseWriter, r *http.Request) {
 		return
 	case ch.Type != 0:
 		writeJSON(w, http.StatusBadRequest, apiError{50024, "Cannot execute action on this channel type"})
+		return
+	case s.opts.DenyThreads:
+		writeJSON(w, http.StatusForbidden, apiError{50013, "Missing Permissions"})
 		return
 	case m.Thread != "":
 		writeJSON(w, http.StatusBadRequest, apiError{160004, "A thread has already been created for this message"})
