@@ -46,7 +46,50 @@ type gramSet struct {
 type wordSet struct {
 	ok   bool
 	bits []uint64
-	node map[string]int32 // first word -> the trie node it leads to
+	// An open-addressing table from first word to the trie node it leads
+	// to, keyed by the hash skipWord computes anyway: a lookup costs one
+	// slot (usually) and one comparison with the word's bytes in keys,
+	// where a map of strings would hash again and chase more pointers.
+	slots []wordSlot // len is a power of two, at most half full
+	shift uint       // slot(h) = (h*φ) >> shift: the top bits, the well-mixed ones
+	keys  []byte     // the first words, concatenated
+}
+
+// wordSlot is one entry of wordSet's table; n == 0 marks an empty slot
+// (first words are never empty).
+type wordSlot struct {
+	h      uint32
+	node   int32
+	off, n uint32 // the word is keys[off : off+n]
+}
+
+// lookup returns the trie node that first word w (normalised, with hash
+// h as skipWord computes it) leads to, if w is a first word.
+func (w *wordSet) lookup(h uint32, word []byte) (int32, bool) {
+	mask := uint32(len(w.slots) - 1)
+	for k := (h * 0x9E3779B1) >> w.shift; ; k = (k + 1) & mask {
+		e := &w.slots[k]
+		if e.n == 0 {
+			return 0, false
+		}
+		if e.h == h && string(w.keys[e.off:e.off+e.n]) == string(word) {
+			return e.node, true
+		}
+	}
+}
+
+// insert adds a first word; a word already present is kept.
+func (w *wordSet) insert(h uint32, word string, node int32) {
+	if _, ok := w.lookup(h, []byte(word)); ok {
+		return
+	}
+	mask := uint32(len(w.slots) - 1)
+	k := (h * 0x9E3779B1) >> w.shift
+	for w.slots[k].n != 0 {
+		k = (k + 1) & mask
+	}
+	w.slots[k] = wordSlot{h: h, node: node, off: uint32(len(w.keys)), n: uint32(len(word))}
+	w.keys = append(w.keys, word...)
 }
 
 func mix(h, v uint32) uint32 { return (h ^ v) * 0x01000193 }
@@ -75,7 +118,11 @@ func newGramSet(patterns []string) *gramSet {
 }
 
 func newWordSet(tr *automaton, pats []pattern, ids []int32) wordSet {
-	w := wordSet{ok: true, bits: make([]uint64, 1<<wordBits/64), node: map[string]int32{}}
+	size, shift := 16, uint(28)
+	for size < 2*len(ids) {
+		size, shift = size*2, shift-1
+	}
+	w := wordSet{ok: true, bits: make([]uint64, 1<<wordBits/64), slots: make([]wordSlot, size), shift: shift}
 	for _, id := range ids {
 		p := &pats[id]
 		n := len(p.norm)
@@ -93,7 +140,7 @@ func newWordSet(tr *automaton, pats []pattern, ids []int32) wordSet {
 			h = mix(h, uint32(p.norm[k]))
 			node = tr.walk(node, p.norm[k])
 		}
-		w.node[p.norm[:n]] = node
+		w.insert(h, p.norm[:n], node)
 		s := slot(h, wordBits)
 		w.bits[s>>6] |= 1 << (s & 63)
 	}
@@ -134,13 +181,11 @@ func (m *matcher) cyrillic(str string, i, lim int) (b0, b1 byte, n int) {
 		return 0, 0, 0
 	}
 	b0, b1 = str[i], str[i+1]
-	switch {
-	case b0 == 0xD0 && b1 >= 0x90 && b1 <= 0xBF, b0 == 0xD1 && b1 >= 0x80 && b1 <= 0x8F:
-	default:
-		return 0, 0, 0
+	if b0 == 0xD0 && b1-0x90 < 0x30 || b0 == 0xD1 && b1-0x80 < 0x10 { // U+0410..U+044F
+		b0, b1 = m.foldCyrillic(b0, b1)
+		return b0, b1, 2
 	}
-	b0, b1 = m.foldCyrillic(b0, b1)
-	return b0, b1, 2
+	return 0, 0, 0
 }
 
 // foldCyrillic folds the UTF-8 bytes of a basic Cyrillic letter.
@@ -176,10 +221,10 @@ func (m *matcher) foldFast(b []byte) []byte {
 // another one of these, none of which combines with what precedes it
 // (Cyrillic combining marks start at U+0483, in lead byte 0xD2).
 func (m *matcher) combinable(str string, i, lim int, atEOF bool) bool {
-	if i < lim && str[i] < utf8.RuneSelf || !m.cfg.width {
-		return false // the common case, inlined
+	if i < lim && str[i] < utf8.RuneSelf {
+		return false // the common case, kept small enough to inline
 	}
-	return combinableSlow(str, i, lim, atEOF)
+	return m.cfg.width && combinableSlow(str, i, lim, atEOF)
 }
 
 func combinableSlow(str string, i, lim int, atEOF bool) bool {
@@ -239,11 +284,12 @@ func (m *matcher) mayStartAfter(g *gramSet, str string, i, lim int, atEOF bool, 
 // word's end. It answers only when the whole word and the character after
 // it are ones fast knows and final, and none of the word's characters may
 // start an automaton pattern.
-func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdict) {
+//
+// h is the hash of the word's normalised bytes (wordSet.lookup's key).
+func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdict, h uint32) {
 	if !m.words.ok {
-		return i, undecided
+		return i, undecided, 0
 	}
-	h := uint32(0)
 	for i < lim {
 		c := str[i]
 		if f := m.plain[c]; f != 0 { // the common case: a letter or digit
@@ -258,21 +304,21 @@ func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdi
 		} else {
 			if b0, b1, n := m.cyrillic(str, i, lim); n > 0 {
 				if m.acCyr && m.mayStart(m.acGram, str, i, lim, atEOF) {
-					return i, undecided
+					return i, undecided, 0
 				}
 				h = mix(mix(h, uint32(b0)), uint32(b1))
 				i += n
 				continue
 			}
 			if _, n, cls = fastRune(str[i:lim]); n == 0 {
-				return i, undecided
+				return i, undecided, 0
 			}
 		}
 		if cls&(clsWord|clsNoSpace) == clsWord {
 			// An ASCII letter or digit that may start an automaton
 			// pattern: only passed if none starts here.
 			if m.mayStart(m.acGram, str, i, lim, atEOF) {
-				return i, undecided
+				return i, undecided, 0
 			}
 			h = mix(h, uint32(m.asciiFold[c]))
 			i++
@@ -282,14 +328,14 @@ func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdi
 		// not be a separator that might be removed, nor be followed by a
 		// character that might combine with it.
 		if cls&clsSep != 0 && m.cfg.separators || m.combinable(str, i+n, lim, atEOF) {
-			return i, undecided
+			return i, undecided, 0
 		}
 		if has(m.words.bits, slot(h, wordBits)) {
-			return i, firstWord
+			return i, firstWord, h
 		}
-		return i, noPattern
+		return i, noPattern, 0
 	}
-	return i, undecided
+	return i, undecided, 0
 }
 
 // verdict is what skipWord found out about a word.
@@ -368,12 +414,12 @@ func (s *scanner) skip(i, lim int, atEOF bool, lastSW, lastWord bool) (end int, 
 		}
 		isSW := cls&(clsWord|clsNoSpace) == clsWord
 		if isSW && !lastSW && m.trie != nil {
-			j, v := m.skipWord(str, i, lim, atEOF)
+			j, v, h := m.skipWord(str, i, lim, atEOF)
 			if v == firstWord {
 				// Look the word up exactly: the trie node its walk
 				// reaches, or none (the hash set only says "maybe").
 				s.wordBuf = m.foldFast(append(s.wordBuf[:0], str[i:j]...))
-				node, ok := m.words.node[string(s.wordBuf)]
+				node, ok := m.words.lookup(h, s.wordBuf)
 				if ok {
 					return j, true, true, i, node
 				}
