@@ -60,6 +60,23 @@ func (s Scope) Key(k ThreadKey) string {
 	}
 }
 
+// BudgetKeyer is an optional Outbox ability: it names the budget a
+// thread's requests draw from when Scope.Key would not match the platform
+// (a Discord thread is a channel of its own, with its own rate-limit
+// buckets, although its conversation is keyed by the parent channel). It
+// must not block for long: the renderer calls it when a reply opens.
+type BudgetKeyer interface {
+	BudgetKey(s Scope, k ThreadKey) string
+}
+
+// BudgetKey returns the key of thread k's budget in scope s on out.
+func BudgetKey(out Outbox, s Scope, k ThreadKey) string {
+	if bk, ok := out.(BudgetKeyer); ok {
+		return bk.BudgetKey(s, k)
+	}
+	return s.Key(k)
+}
+
 // Budget is a token bucket: Burst requests at once, then one every Every.
 // A zero Every means unlimited.
 type Budget struct {

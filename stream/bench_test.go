@@ -19,7 +19,7 @@ func BenchmarkSchedulerGrant(b *testing.B) {
 	th := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: "g", Channel: "c", Thread: "t"}
 	b.Run("single", func(b *testing.B) {
 		r := NewRenderer(Options{})
-		bk := r.bucketFor(opEdit, bud, th, time.Now())
+		bk := r.bucketFor(opEdit, bud, bud.Scope.Key(th), th.Platform, time.Now())
 		bk.active = 1
 		w := &waiter{signal: make(chan struct{}, 1)}
 		timer := time.NewTimer(time.Hour)
@@ -36,7 +36,7 @@ func BenchmarkSchedulerGrant(b *testing.B) {
 	})
 	b.Run("parallel", func(b *testing.B) {
 		r := NewRenderer(Options{})
-		bk := r.bucketFor(opEdit, bud, th, time.Now())
+		bk := r.bucketFor(opEdit, bud, bud.Scope.Key(th), th.Platform, time.Now())
 		bk.active = 50
 		b.ReportAllocs()
 		b.SetParallelism(25) // 50 goroutines on 2 cores

@@ -100,6 +100,9 @@ func (r *Renderer) Open(ctx context.Context, out bot.Outbox, thread bot.ThreadKe
 		log:     r.log.With("thread", thread.String()),
 	}
 
+	// Resolved before taking the lock: an adapter may look the key up.
+	editKey := bot.BudgetKey(out, lim.Edit.Scope, thread)
+	postKey := bot.BudgetKey(out, lim.Post.Scope, thread)
 	now := time.Now()
 	r.mu.Lock()
 	if r.closed {
@@ -114,8 +117,8 @@ func (r *Renderer) Open(ctx context.Context, out bot.Outbox, thread bot.ThreadKe
 		s.streamer, s.streaming = st, true
 		s.recipient = bot.RecipientFrom(ctx)
 	}
-	s.editB = r.bucketFor(opEdit, lim.Edit, thread, now)
-	s.postB = r.bucketFor(opPost, lim.Post, thread, now)
+	s.editB = r.bucketFor(opEdit, lim.Edit, editKey, thread.Platform, now)
+	s.postB = r.bucketFor(opPost, lim.Post, postKey, thread.Platform, now)
 	s.editB.active++
 	r.replies[s] = struct{}{}
 	r.wg.Add(1)

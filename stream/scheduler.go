@@ -223,10 +223,10 @@ func notify(c chan struct{}) {
 	}
 }
 
-// bucketFor returns the bucket for op under budget in thread's scope,
-// creating it on first use. Caller holds r.mu.
-func (r *Renderer) bucketFor(op opKind, bud bot.Budget, thread bot.ThreadKey, now time.Time) *bucket {
-	key := bucketKey{op: op, key: bud.Scope.Key(thread)}
+// bucketFor returns the bucket for op under budget with the given budget
+// key (bot.BudgetKey), creating it on first use. Caller holds r.mu.
+func (r *Renderer) bucketFor(op opKind, bud bot.Budget, budgetKey string, platform bot.Platform, now time.Time) *bucket {
+	key := bucketKey{op: op, key: budgetKey}
 	if b, ok := r.buckets[key]; ok {
 		if b.budget != normBudget(bud) {
 			b.setBudget(bud, now) // the adapter changed its limits (config reload)
@@ -234,10 +234,10 @@ func (r *Renderer) bucketFor(op opKind, bud bot.Budget, thread bot.ThreadKey, no
 		}
 		return b
 	}
-	p := r.platforms[thread.Platform]
+	p := r.platforms[platform]
 	if p == nil {
 		p = &platformState{}
-		r.platforms[thread.Platform] = p
+		r.platforms[platform] = p
 	}
 	b := newBucket(key, bud, p, now)
 	r.buckets[key] = b

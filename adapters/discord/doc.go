@@ -47,14 +47,11 @@
 //
 // # Edit budgets
 //
-// The renderer keys ScopeChannel budgets by the key's Channel, the parent
-// channel, while Discord gives each thread a bucket of its own. Replies in
-// different threads of one channel therefore share one planned budget
-// (about 5 edits and 5 posts per 5 s): never a 429 more than Discord's
-// buckets allow, at the cost of slower updates when several threads of one
-// channel stream at once. bot.Scope has no per-thread scope to say
-// otherwise. The adapter's own guard, which reads X-RateLimit-* headers, is
-// per real channel (the thread).
+// Discord gives each thread a rate-limit bucket of its own. The adapter
+// implements bot.BudgetKeyer, so the renderer plans a thread's replies in
+// the thread's budget (the channel the messages go to), not the parent's,
+// while the conversation itself is keyed by the parent. The adapter's own
+// guard, which reads X-RateLimit-* headers, is per real channel too.
 //
 // # Exactly once
 //

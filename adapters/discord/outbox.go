@@ -67,6 +67,25 @@ func (a *Adapter) destination(ctx context.Context, key bot.ThreadKey) destinatio
 	return destination{channel: key.Channel, replyTo: key.Thread}
 }
 
+// budgetLookup bounds the Discord lookup BudgetKey may make for a
+// conversation opened before a restart.
+const budgetLookup = 2 * time.Second
+
+// BudgetKey implements bot.BudgetKeyer: Discord's per-channel buckets
+// belong to the channel a message is actually sent to, so a thread's
+// replies draw from the thread's own budget rather than its parent's.
+func (a *Adapter) BudgetKey(s bot.Scope, k bot.ThreadKey) string {
+	if s != bot.ScopeChannel {
+		return s.Key(k)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), budgetLookup)
+	defer cancel()
+	d := a.destination(ctx, k)
+	return string(bot.PlatformDiscord) + "/" + k.Workspace + "/" + d.channel
+}
+
+var _ bot.BudgetKeyer = (*Adapter)(nil)
+
 // Post sends text as a new message in the conversation: into its thread,
 // or in reply mode into the channel, where the first message of the
 // answer references the user's message.
