@@ -40,22 +40,7 @@ func startAdminE2E(t *testing.T, mutate func(*Options)) *adminE2E {
 		Model:  fakeopenai.Options{Answer: func(fakeopenai.Request) string { return adminAnswer }},
 		Limits: &limits.Options{QueueSize: 10, MaxWait: time.Second},
 	})
-	opts := baseOptions(fake)
-	if mutate != nil {
-		mutate(&opts)
-	}
-	a, err := New(opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := fake.EventsAcked()
-	done := rig.Run(a)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := fake.WaitConnections(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	return &adminE2E{e2e: &e2e{t: t, fake: fake, rig: rig, a: a, done: done, base: base}}
+	return &adminE2E{e2e: attachE2E(t, fake, rig, 1, mutate)}
 }
 
 // adminUnescape undoes the &, < and > escaping Slack requires in message

@@ -34,12 +34,18 @@ func startE2E(t *testing.T, fo slackfake.Options, ro testrig.Options) *e2e {
 	t.Helper()
 	fo.EchoBotMessages = true
 	fake := newFake(t, fo)
-	return attachE2E(t, fake, testrig.New(t, ro), 1)
+	return attachE2E(t, fake, testrig.New(t, ro), 1, nil)
 }
 
-func attachE2E(t *testing.T, fake *slackfake.Fake, rig *testrig.Rig, conn int) *e2e {
+// attachE2E runs an adapter (baseOptions changed by mutate, when given) on
+// rig and waits for its conn-th Socket Mode connection.
+func attachE2E(t *testing.T, fake *slackfake.Fake, rig *testrig.Rig, conn int, mutate func(*Options)) *e2e {
 	t.Helper()
-	a, err := New(baseOptions(fake), nil)
+	opts := baseOptions(fake)
+	if mutate != nil {
+		mutate(&opts)
+	}
+	a, err := New(opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +185,7 @@ func TestE2EExactlyOnceAcrossRestart(t *testing.T) {
 	fake := newFake(t, slackfake.Options{EchoBotMessages: true})
 	ro := testrig.Options{Model: fakeopenai.Options{ChunkDelay: time.Millisecond}}
 	rig := testrig.New(t, ro)
-	e := attachE2E(t, fake, rig, 1)
+	e := attachE2E(t, fake, rig, 1, nil)
 	root := "1700002200.000001"
 	ev := mention("C1", "U1", "<@UBOT> once please", root, "")
 	for range 3 {
@@ -197,7 +203,7 @@ func TestE2EExactlyOnceAcrossRestart(t *testing.T) {
 	}
 	ro.DBPath = rig.DBPath
 	rig2 := testrig.New(t, ro)
-	e2 := attachE2E(t, fake, rig2, 2)
+	e2 := attachE2E(t, fake, rig2, 2, nil)
 	e2.send("EvDup", ev) // redelivered after the restart
 	e2.idle()
 	if n := len(fake.Thread("C1", root)); n != 1 {

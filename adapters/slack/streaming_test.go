@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -19,21 +18,7 @@ func startStreamE2E(t *testing.T, mode, refuse string, ro testrig.Options) *e2e 
 	t.Helper()
 	fake := newFake(t, slackfake.Options{EchoBotMessages: true})
 	fake.RefuseStreaming(refuse)
-	rig := testrig.New(t, ro)
-	opts := baseOptions(fake)
-	opts.Streaming = mode
-	a, err := New(opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := fake.EventsAcked()
-	done := rig.Run(a)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := fake.WaitConnections(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	return &e2e{t: t, fake: fake, rig: rig, a: a, done: done, base: base}
+	return attachE2E(t, fake, testrig.New(t, ro), 1, func(o *Options) { o.Streaming = mode })
 }
 
 // stream_api: a mention is answered by chat.startStream, appends and

@@ -32,7 +32,7 @@ type Options struct {
 	// Limits, when set, adds the rate-limit and quota gate with these
 	// options and the admin commands, as the daemon wires them.
 	Limits *limits.Options
-	Logger   *slog.Logger                // nil: discard
+	Logger *slog.Logger // nil: discard
 }
 
 // Rig is a running engine with real parts.
