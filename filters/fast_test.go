@@ -129,3 +129,59 @@ func TestBenchCorpusMatchesReference(t *testing.T) {
 		t.Fatal("streamed output differs from Mask")
 	}
 }
+
+// TestLetterRun checks skipWord's eight-bytes-at-a-time letter test and
+// hash against their one-byte-at-a-time definitions.
+func TestLetterRun(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	isLetter := func(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
+	for range 20000 {
+		var b [8]byte
+		for k := range b {
+			switch rng.IntN(4) {
+			case 0:
+				b[k] = byte(rng.IntN(256))
+			case 1:
+				b[k] = byte('A' + rng.IntN(26))
+			default:
+				b[k] = byte('a' + rng.IntN(26))
+			}
+		}
+		x := uint64(0)
+		for _, c := range b {
+			x = x<<8 | uint64(c)
+		}
+		want := 0
+		for want < 8 && isLetter(b[want]) {
+			want++
+		}
+		for _, fold := range []bool{false, true} {
+			f, n := letterRun(x, fold)
+			if n != want {
+				t.Fatalf("letterRun(%q) = %d letters, want %d", b[:], n, want)
+			}
+			for k := range n {
+				c := b[k]
+				if fold {
+					c |= 0x20
+				}
+				if got := byte(f >> (56 - 8*k)); got != c {
+					t.Fatalf("letterRun(%q, %v): byte %d is %q, want %q", b[:], fold, k, got, c)
+				}
+			}
+			// A word hashed a chunk at a time, as skipWord does, hashes
+			// as hashWord does byte by byte.
+			if n == 8 {
+				w := wordHash{h: f * wordMul}
+				w.push2('x'<<8 | 'y')
+				word := string(b[:]) + "xy"
+				if fold {
+					word = strings.ToLower(word)
+				}
+				if w.sum() != hashWord(word) {
+					t.Fatalf("hash of %q+xy differs chunked and byte by byte", b[:])
+				}
+			}
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package filters
 
-import "unicode/utf8"
+import (
+	"math/bits"
+	"unicode/utf8"
+)
 
 // The prefilter lets the scanner's fast path pass over text that cannot
 // start a match without running the matchers over it. It only acts while
@@ -41,8 +44,10 @@ type gramSet struct {
 	bits []uint64
 }
 
-// wordSet is a bitset of hashes of the first words of trie patterns, over
-// their bytes; ok is false when the test does not apply.
+// wordSet is a Bloom filter (two bits per word) of hashes of the first
+// words of trie patterns, over their bytes; ok is false when the test
+// does not apply. Two bits cut the false positives, each a lookup in the
+// table below that misses the cache, about tenfold for 10,000 words.
 type wordSet struct {
 	ok   bool
 	bits []uint64
@@ -73,6 +78,21 @@ func (w *wordSet) lookup(h uint32, word []byte) (int32, bool) {
 			return 0, false
 		}
 		if e.h == h && string(w.keys[e.off:e.off+e.n]) == string(word) {
+			return e.node, true
+		}
+	}
+}
+
+// lookupStr is lookup for a word as it stands in the text: a word that
+// is already normalised (most are) needs no folded copy.
+func (w *wordSet) lookupStr(h uint32, word string) (int32, bool) {
+	mask := uint32(len(w.slots) - 1)
+	for k := (h * 0x9E3779B1) >> w.shift; ; k = (k + 1) & mask {
+		e := &w.slots[k]
+		if e.n == 0 {
+			return 0, false
+		}
+		if e.h == h && string(w.keys[e.off:e.off+e.n]) == word {
 			return e.node, true
 		}
 	}
@@ -135,14 +155,15 @@ func newWordSet(tr *automaton, pats []pattern, ids []int32) wordSet {
 		if n == len(p.norm) && !p.right {
 			return wordSet{}
 		}
-		h, node := uint32(0), int32(0)
+		node := int32(0)
 		for k := 0; k < n; k++ {
-			h = mix(h, uint32(p.norm[k]))
 			node = tr.walk(node, p.norm[k])
 		}
+		h := hashWord(p.norm[:n])
 		w.insert(h, p.norm[:n], node)
-		s := slot(h, wordBits)
-		w.bits[s>>6] |= 1 << (s & 63)
+		for _, s := range [2]uint32{slot(h, wordBits), h & (1<<wordBits - 1)} {
+			w.bits[s>>6] |= 1 << (s & 63)
+		}
 	}
 	return w
 }
@@ -167,25 +188,24 @@ func (m *matcher) initPrefilter(acStrs, trStrs []string, trIDs []int32) {
 		m.trGram = newGramSet(trStrs)
 		m.words = newWordSet(m.trie, m.pats, trIDs)
 	}
+	m.swar = true
+	m.wordLead[0xD0], m.wordLead[0xD1] = true, true
 	for c := 0; c < utf8.RuneSelf; c++ {
-		if f := m.asciiFold[c]; spacedWord(asciiClass[c]) && !m.acStart[f] {
+		f, cls := m.asciiFold[c], asciiClass[c]
+		if spacedWord(cls) && !m.acStart[f] {
 			m.plain[c] = f
 		}
+		if l := byte(c) | 0x20; 'a' <= l && l <= 'z' {
+			// letterRun folds letters by setting bit 0x20.
+			want := byte(c)
+			if m.cfg.fold {
+				want = l
+			}
+			m.swar = m.swar && m.plain[c] == want
+		}
+		m.wordLead[c] = m.plain[c] != 0
+		m.inert[c] = cls&clsWord == 0 && !m.acStart[f] && (cls&clsSep == 0 || !m.cfg.separators)
 	}
-}
-
-// cyrillic decodes a basic Cyrillic letter (U+0410..U+044F) at str[i:]
-// and returns its normalised UTF-8 bytes; n is 0 for anything else.
-func (m *matcher) cyrillic(str string, i, lim int) (b0, b1 byte, n int) {
-	if i+1 >= lim {
-		return 0, 0, 0
-	}
-	b0, b1 = str[i], str[i+1]
-	if b0 == 0xD0 && b1-0x90 < 0x30 || b0 == 0xD1 && b1-0x80 < 0x10 { // U+0410..U+044F
-		b0, b1 = m.foldCyrillic(b0, b1)
-		return b0, b1, 2
-	}
-	return 0, 0, 0
 }
 
 // foldCyrillic folds the UTF-8 bytes of a basic Cyrillic letter.
@@ -224,20 +244,49 @@ func (m *matcher) combinable(str string, i, lim int, atEOF bool) bool {
 	if i < lim && str[i] < utf8.RuneSelf {
 		return false // the common case, kept small enough to inline
 	}
-	return m.cfg.width && combinableSlow(str, i, lim, atEOF)
+	return m.combinableSlow(str, i, lim, atEOF)
 }
 
-func combinableSlow(str string, i, lim int, atEOF bool) bool {
+// settled is combinable's test for the common characters, small enough
+// to inline into the hot loops before the full one: true when the
+// character at str[i:lim] is ASCII, or a basic Cyrillic letter or an
+// ideograph (by its first two bytes), none of which combines with the
+// character before it.
+func settled(str string, i, lim int) bool {
+	return i+1 < lim && uint16(str[i+1]^0x80) < leadNeeds[str[i]]
+}
+
+// leadNeeds says, for the first byte of a character, what the byte after
+// it must be for the character to be surely not combining: with x that
+// byte, uint16(x^0x80) < leadNeeds[c]. For ASCII, anything (0x100); for
+// the lead bytes of basic Cyrillic (U+0400..U+047F) and of U+4000..U+9FFF,
+// a continuation byte (0x40); for all other bytes, nothing (0).
+var leadNeeds = func() (t [256]uint16) {
+	for c := range t {
+		switch {
+		case c < utf8.RuneSelf:
+			t[c] = 0x100
+		case stableLead(byte(c)):
+			t[c] = 0x40
+		}
+	}
+	return t
+}()
+
+func stableLead(c byte) bool { return c == 0xD0 || c == 0xD1 || c >= 0xE4 && c <= 0xE9 }
+
+func (m *matcher) combinableSlow(str string, i, lim int, atEOF bool) bool {
+	if !m.cfg.width {
+		return false
+	}
 	if i == lim {
 		return !atEOF
 	}
-	if i+1 < lim && str[i+1]&0xC0 == 0x80 {
-		switch c := str[i]; {
-		case c == 0xD0 || c == 0xD1: // U+0400..U+047F
-			return false
-		case c >= 0xE4 && c <= 0xE9: // U+4000..U+9FFF
-			return false
-		}
+	if str[i] < utf8.RuneSelf {
+		return false
+	}
+	if i+1 < lim && str[i+1]&0xC0 == 0x80 && stableLead(str[i]) {
+		return false
 	}
 	return !startsFast(str[i:lim])
 }
@@ -290,10 +339,28 @@ func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdi
 	if !m.words.ok {
 		return i, undecided, 0
 	}
+	var wh wordHash
+	for m.swar && i+8 <= lim && str[i] < utf8.RuneSelf {
+		// Eight bytes at a time: most Latin words are short runs of
+		// ASCII letters, and one load finds the run's end.
+		b := str[i : i+8]
+		x := uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+			uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+		f, n := letterRun(x, m.cfg.fold)
+		if n < 8 {
+			if n > 0 {
+				wh.acc, wh.k = f>>(64-8*n), uint(n)
+				i += n
+			}
+			break
+		}
+		wh.h = (wh.h ^ f) * wordMul
+		i += 8
+	}
 	for i < lim {
 		c := str[i]
 		if f := m.plain[c]; f != 0 { // the common case: a letter or digit
-			h = mix(h, uint32(f))
+			wh.push(f)
 			i++
 			continue
 		}
@@ -302,13 +369,16 @@ func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdi
 		if c < utf8.RuneSelf {
 			cls = asciiClass[c]
 		} else {
-			if b0, b1, n := m.cyrillic(str, i, lim); n > 0 {
-				if m.acCyr && m.mayStart(m.acGram, str, i, lim, atEOF) {
-					return i, undecided, 0
+			if c-0xD0 < 2 && i+1 < lim && str[i+1]&0xC0 == 0x80 {
+				// A basic Cyrillic letter, folded by table: see cyrFold.
+				if f := m.cyrFold[int(c&1)<<6|int(str[i+1]&0x3F)]; f != 0 {
+					if m.acCyr && m.mayStart(m.acGram, str, i, lim, atEOF) {
+						return i, undecided, 0
+					}
+					wh.push2(f)
+					i += 2
+					continue
 				}
-				h = mix(mix(h, uint32(b0)), uint32(b1))
-				i += n
-				continue
 			}
 			if _, n, cls = fastRune(str[i:lim]); n == 0 {
 				return i, undecided, 0
@@ -320,22 +390,99 @@ func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdi
 			if m.mayStart(m.acGram, str, i, lim, atEOF) {
 				return i, undecided, 0
 			}
-			h = mix(h, uint32(m.asciiFold[c]))
+			wh.push(m.asciiFold[c])
 			i++
 			continue
 		}
 		// The character after the word (ASCII or an ideograph): it must
 		// not be a separator that might be removed, nor be followed by a
 		// character that might combine with it.
-		if cls&clsSep != 0 && m.cfg.separators || m.combinable(str, i+n, lim, atEOF) {
+		if cls&clsSep != 0 && m.cfg.separators || !settled(str, i+n, lim) && m.combinable(str, i+n, lim, atEOF) {
 			return i, undecided, 0
 		}
-		if has(m.words.bits, slot(h, wordBits)) {
+		if h := wh.sum(); has(m.words.bits, slot(h, wordBits)) && has(m.words.bits, h&(1<<wordBits-1)) {
 			return i, firstWord, h
 		}
 		return i, noPattern, 0
 	}
 	return i, undecided, 0
+}
+
+// wordHash hashes a word's normalised bytes eight at a time (big-endian),
+// so that skipWord can add a run of ASCII letters in one step and one
+// byte at a time alike.
+type wordHash struct {
+	h, acc uint64 // acc: the last k bytes, not yet mixed into h
+	k      uint
+}
+
+const wordMul = 0x9E3779B97F4A7C15
+
+func (w *wordHash) push(b byte) {
+	w.acc = w.acc<<8 | uint64(b)
+	if w.k++; w.k == 8 {
+		w.h, w.acc, w.k = (w.h^w.acc)*wordMul, 0, 0
+	}
+}
+
+// push2 is push(byte(v>>8)); push(byte(v)).
+func (w *wordHash) push2(v uint16) {
+	if w.k < 7 {
+		w.acc = w.acc<<16 | uint64(v)
+		if w.k += 2; w.k == 8 {
+			w.h, w.acc, w.k = (w.h^w.acc)*wordMul, 0, 0
+		}
+		return
+	}
+	w.push(byte(v >> 8))
+	w.push(byte(v))
+}
+
+func (w *wordHash) sum() uint32 {
+	x := (w.h ^ w.acc ^ uint64(w.k)<<56) * wordMul // acc's top byte is free when k < 8
+	x = (x ^ x>>29) * 0xBF58476D1CE4E5B9
+	return uint32(x >> 32)
+}
+
+func hashWord(word string) uint32 {
+	var w wordHash
+	for k := 0; k < len(word); k++ {
+		w.push(word[k])
+	}
+	return w.sum()
+}
+
+// letterRun returns how many of the eight bytes of x (big-endian: the
+// first byte on top) from the top are ASCII letters, and x with every
+// letter byte folded to lower case if fold is set.
+func letterRun(x uint64, fold bool) (f uint64, n int) {
+	const hi = 0x8080808080808080
+	t := x | 0x2020202020202020 // letters to lower case (others may pass into a-z: 0x41..0x5A only come from A-Z)
+	y := t &^ hi
+	ge := (y + 0x1F1F1F1F1F1F1F1F) & hi // y >= 'a'; no carry between bytes, as y < 0x80
+	gt := (y + 0x0505050505050505) & hi // y > 'z'
+	letters := ge &^ gt &^ (x & hi)
+	n = bits.LeadingZeros64(^letters&hi) / 8
+	if fold {
+		return t, n
+	}
+	return x, n
+}
+
+// lookupWord looks up word (skipWord passed it, with hash h): as it
+// stands if it is already normalised, else a folded copy.
+func (s *scanner) lookupWord(h uint32, word string) (int32, bool) {
+	m := s.m
+	if node, ok := m.words.lookupStr(h, word); ok {
+		// A first word is normalised, so the text's word equals its
+		// normalised form.
+		return node, true
+	}
+	s.wordBuf = m.foldFast(append(s.wordBuf[:0], word...))
+	if string(s.wordBuf) == word {
+		return 0, false // already normalised: the lookup above was exact
+	}
+	return m.words.lookup(h, s.wordBuf)
 }
 
 // verdict is what skipWord found out about a word.
@@ -378,38 +525,74 @@ func (s *scanner) skip(i, lim int, atEOF bool, lastSW, lastWord bool) (end int, 
 				continue
 			}
 		}
+		if !lastSW && m.wordLead[c] && m.trie != nil {
+			// The start of a Latin or Cyrillic word, the most common
+			// case: the word test first. Whatever it passes is known
+			// not to combine, so this is what the general case below
+			// would do.
+			j, v, h := m.skipWord(str, i, lim, atEOF)
+			if v == firstWord {
+				if node, ok := s.lookupWord(h, str[i:j]); ok {
+					return j, true, true, i, node
+				}
+				v = noPattern
+			}
+			if v == noPattern {
+				i, lastSW, lastWord = j, true, true
+				if j+1 < lim && m.inert[str[j]] {
+					// The space after the word: skipWord has checked
+					// that what follows it does not combine with it.
+					i, lastSW, lastWord = j+1, false, false
+				}
+				continue
+			}
+		}
 		var cls uint8
 		n := 1
 		acMay := false
 		if c < utf8.RuneSelf {
+			if m.inert[c] && settled(str, i+1, lim) {
+				// A space or punctuation between words: what the
+				// general case below would do, in short.
+				lastSW, lastWord = false, false
+				i++
+				continue
+			}
 			cls = asciiClass[c]
 			if cls&clsSep != 0 && lastWord && m.cfg.separators {
 				break
 			}
 			acMay = m.acStart[m.asciiFold[c]]
+		} else if r, ok := ideograph(str, i, lim); ok && i+3 < lim && m.acStart[c] {
+			// An ideograph that may start automaton patterns: the common
+			// case in text without spaces, where each character is a
+			// possible start. Hash it here rather than decode it again.
+			if !settled(str, i+3, lim) && m.combinable(str, i+3, lim, atEOF) {
+				break
+			}
+			if has(m.acFirst, uint32(r-0x4E00)) {
+				// Most often the next character is an ideograph too:
+				// mayStartAfter's test for two-character grams, inline.
+				if r2, ok := ideograph(str, i+3, lim); ok && m.acGram.q == 2 && settled(str, i+6, lim) {
+					if has(m.acGram.bits, slot(mix(mix(0, uint32(r)), uint32(r2)), gramBits)) {
+						break
+					}
+				} else if m.mayStartAfter(m.acGram, str, i+3, lim, atEOF, 1, mix(0, uint32(r))) {
+					break
+				}
+			}
+			lastSW, lastWord = false, true
+			i += 3
+			continue
 		} else {
-			var r rune
-			if r, n, cls = fastRune(str[i:lim]); n == 0 || i+n >= lim {
+			if _, n, cls = fastRune(str[i:lim]); n == 0 || i+n >= lim {
 				break
 			}
 			if n == 2 {
 				acMay = m.acCyr
-			} else if m.acStart[c] {
-				// An ideograph: the common case in text without spaces,
-				// where each character is a possible start. Hash it here
-				// rather than decode it again.
-				if m.combinable(str, i+n, lim, atEOF) {
-					break
-				}
-				if has(m.acFirst, uint32(r-0x4E00)) && m.mayStartAfter(m.acGram, str, i+n, lim, atEOF, 1, mix(0, uint32(r))) {
-					break
-				}
-				lastSW, lastWord = false, true
-				i += n
-				continue
 			}
 		}
-		if m.combinable(str, i+n, lim, atEOF) {
+		if !settled(str, i+n, lim) && m.combinable(str, i+n, lim, atEOF) {
 			break
 		}
 		isSW := cls&(clsWord|clsNoSpace) == clsWord
@@ -418,8 +601,7 @@ func (s *scanner) skip(i, lim int, atEOF bool, lastSW, lastWord bool) (end int, 
 			if v == firstWord {
 				// Look the word up exactly: the trie node its walk
 				// reaches, or none (the hash set only says "maybe").
-				s.wordBuf = m.foldFast(append(s.wordBuf[:0], str[i:j]...))
-				node, ok := m.words.lookup(h, s.wordBuf)
+				node, ok := s.lookupWord(h, str[i:j])
 				if ok {
 					return j, true, true, i, node
 				}

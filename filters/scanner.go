@@ -67,7 +67,21 @@ type matcher struct {
 	plain          [256]byte
 	acGram, trGram *gramSet
 	words          wordSet
-	trieRight      []uint64 // bit n: every pattern ending at trie node n needs a right word boundary
+	// cyrFold[(b0&1)<<6 | b1&0x3F]: the normalised UTF-8 bytes (b0<<8 | b1)
+	// of the basic Cyrillic letter (U+0410..U+044F) encoded b0 b1, 0 for
+	// the other characters with lead byte 0xD0 or 0xD1.
+	cyrFold [128]uint16
+	// inert[c]: ASCII byte c is no word character, starts no automaton
+	// pattern and is never removed as a separator, so while the
+	// matchers are idle it only ends a word.
+	inert [256]bool
+	// swar: skipWord may pass runs of ASCII letters eight bytes at a
+	// time (see letterRun): no letter may start an automaton pattern.
+	swar bool
+	// wordLead[c]: byte c may start a word that skipWord passes: a plain
+	// ASCII letter or digit, or the lead byte of a basic Cyrillic letter.
+	wordLead  [256]bool
+	trieRight []uint64 // bit n: every pattern ending at trie node n needs a right word boundary
 }
 
 // nbInfo is what the scanner knows about one normalised byte. Offsets are
@@ -513,18 +527,31 @@ func (s *scanner) materialise(pos int) {
 
 // fastRune decodes a CJK unified ideograph or a basic Cyrillic letter at
 // the start of str: characters that are NFKC-stable starters that never
-// combine with a preceding character. n is 0 for anything else.
+// combine with a preceding character. n is 0 for anything else. The
+// ideograph case is tried first and inlined (see ideograph): it is the
+// common one in text without spaces.
 func fastRune(str string) (r rune, n int, cls uint8) {
-	if len(str) >= 3 && str[0] >= 0xE4 && str[0] <= 0xE9 {
-		c1, c2 := str[1], str[2]
-		if c1&0xC0 == 0x80 && c2&0xC0 == 0x80 {
-			r = rune(str[0]&0x0F)<<12 | rune(c1&0x3F)<<6 | rune(c2&0x3F)
-			if r >= 0x4E00 {
-				return r, 3, clsWord | clsNoSpace
-			}
-		}
-		return 0, 0, 0
+	if r, ok := ideograph(str, 0, len(str)); ok {
+		return r, 3, clsWord | clsNoSpace
 	}
+	return fastRune2(str)
+}
+
+// ideograph decodes a CJK unified ideograph (U+4E00..U+9FFF) at
+// str[i:lim]; it is small enough to inline into the hot loops.
+func ideograph(str string, i, lim int) (rune, bool) {
+	if i+2 < lim {
+		c0, c1, c2 := str[i], str[i+1], str[i+2]
+		if c0-0xE4 < 6 && c1&0xC0 == 0x80 && c2&0xC0 == 0x80 {
+			r := rune(c0&0x0F)<<12 | rune(c1&0x3F)<<6 | rune(c2&0x3F)
+			return r, r >= 0x4E00
+		}
+	}
+	return 0, false
+}
+
+// fastRune2 is fastRune for a basic Cyrillic letter.
+func fastRune2(str string) (r rune, n int, cls uint8) {
 	if len(str) >= 2 && (str[0] == 0xD0 || str[0] == 0xD1) && str[1]&0xC0 == 0x80 {
 		r = rune(str[0]&0x1F)<<6 | rune(str[1]&0x3F)
 		if r >= 0x410 && r <= 0x44F {
@@ -899,6 +926,12 @@ func newMatcher(cfg normConfig) *matcher {
 		if cfg.fold && 'A' <= c && c <= 'Z' {
 			m.asciiFold[c] += 'a' - 'A'
 		}
+	}
+	for r := rune(0x410); r <= 0x44F; r++ {
+		var enc [2]byte
+		utf8.EncodeRune(enc[:], r)
+		b0, b1 := m.foldCyrillic(enc[0], enc[1])
+		m.cyrFold[int(enc[0]&1)<<6|int(enc[1]&0x3F)] = uint16(b0)<<8 | uint16(b1)
 	}
 	return m
 }
