@@ -123,6 +123,7 @@ type Fake struct {
 	envelopeSeq int
 	lateAcks    int
 	eventsAcked int
+	eventsSent  int // events_api envelopes written and not known to be lost
 	updates     []UpdateCall
 	statusErr   string
 	streamErr   string // code chat.startStream answers, "" when streaming works

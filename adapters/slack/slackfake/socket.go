@@ -120,6 +120,15 @@ func (f *Fake) Connections() int {
 	return f.connections
 }
 
+// EventsSent is how many events_api envelopes were written to the app
+// (echoes of the bot's own messages included), less those lost with a
+// dropped socket.
+func (f *Fake) EventsSent() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.eventsSent
+}
+
 // EventsAcked is how many events_api envelopes were acknowledged,
 // including the echoes of the bot's own messages.
 func (f *Fake) EventsAcked() int {
@@ -199,7 +208,16 @@ func (f *Fake) SendEnvelope(ctx context.Context, typ string, payload any, retryA
 	if retryAttempt > 0 {
 		env["retry_reason"] = "timeout"
 	}
+	sent := func(delta int) {
+		if typ == "events_api" {
+			f.mu.Lock()
+			f.eventsSent += delta
+			f.mu.Unlock()
+		}
+	}
+	sent(1)
 	if err := c.write(env); err != nil {
+		sent(-1)
 		return nil, fmt.Errorf("send envelope %s: %w", id, err)
 	}
 	t := time.NewTimer(f.opts.AckDeadline)
@@ -218,6 +236,7 @@ func (f *Fake) SendEnvelope(ctx context.Context, typ string, payload any, retryA
 		f.mu.Unlock()
 		return nil, fmt.Errorf("envelope %s: %w", id, ErrAckTimeout)
 	case <-c.done:
+		sent(-1)
 		return nil, fmt.Errorf("envelope %s: %w", id, errDropped)
 	case <-ctx.Done():
 		return nil, ctx.Err()
