@@ -1,7 +1,6 @@
 package conversation
 
 import (
-	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -43,42 +42,6 @@ func TestLookupModel(t *testing.T) {
 			t.Errorf("LookupModel(%q) = %+v, want %+v", name, got, want)
 		}
 	}
-}
-
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
-
-func TestSanitizeName(t *testing.T) {
-	for in, want := range map[string]string{
-		"Ana":                   "Ana",
-		"José María":            "Jose_Maria",
-		"Zoë  van   Dijk":       "Zoe_van_Dijk",
-		"o'brien!!":             "o_brien",
-		"李雷":                    "",
-		"  _x_ ":                "x",
-		"ｆｕｌｌｗｉｄｔｈ":             "fullwidth",
-		"a-b_c":                 "a-b_c",
-		strings.Repeat("n", 80): strings.Repeat("n", 64),
-		"":                      "",
-	} {
-		if got := SanitizeName(in); got != want {
-			t.Errorf("SanitizeName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func FuzzSanitizeName(f *testing.F) {
-	for _, s := range []string{"Ana", "José María", "李雷", "\xff\xfe", strings.Repeat("é", 100), "a\u0301\u0301b"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		out := SanitizeName(in)
-		if out != "" && !namePattern.MatchString(out) {
-			t.Fatalf("SanitizeName(%q) = %q, not a valid name", in, out)
-		}
-		if SanitizeName(out) != out {
-			t.Fatalf("SanitizeName not idempotent on %q", out)
-		}
-	})
 }
 
 func FuzzDecodeIDs(f *testing.F) {

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/parley-bot/parley/bot"
+	"github.com/parley-bot/parley/llm"
 )
 
 // msg is a message as the context window needs it.
@@ -298,8 +299,8 @@ func replySendable(m *msg) bool {
 
 // displayName is the name given to the model for a user.
 func displayName(authorName, authorID string) string {
-	if n := SanitizeName(authorName); n != "" {
+	if n := llm.SanitizeName(authorName); n != "" {
 		return n
 	}
-	return SanitizeName(authorID)
+	return llm.SanitizeName(authorID)
 }

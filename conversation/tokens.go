@@ -1,13 +1,10 @@
 package conversation
 
 import (
-	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/parley-bot/parley/bot"
 	"github.com/tiktoken-go/tokenizer"
-	"golang.org/x/text/unicode/norm"
 )
 
 // Chat overhead of OpenAI's chat format (the cookbook's
@@ -141,42 +138,6 @@ func (s *Store) CountMessages(model string, msgs []bot.ChatMessage) int {
 func (s *Store) encodingOf(model string) encoding {
 	e, _ := parseEncoding(s.model(model).Encoding)
 	return e
-}
-
-// maxNameLen is the longest name OpenAI accepts for a chat message.
-const maxNameLen = 64
-
-// SanitizeName turns a display name into one OpenAI accepts as a message
-// name (^[a-zA-Z0-9_-]{1,64}$): accents are stripped ("José" → "Jose"),
-// every other run of disallowed characters becomes one "_", and the result
-// is trimmed of "_" at both ends and cut to 64 bytes. It returns "" when
-// nothing usable remains; the caller then sends no name.
-func SanitizeName(name string) string {
-	var b strings.Builder
-	pendingSep := false
-	for _, r := range norm.NFKD.String(name) {
-		switch {
-		case r < 0x80 && (r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)):
-			if pendingSep && b.Len() > 0 {
-				b.WriteByte('_')
-			}
-			pendingSep = false
-			b.WriteRune(r)
-		case unicode.Is(unicode.Mn, r):
-			// A combining mark left by NFKD: dropping it keeps the base
-			// letter, which is the closest ASCII spelling.
-		default:
-			pendingSep = true
-		}
-		if b.Len() >= maxNameLen {
-			break
-		}
-	}
-	out := b.String()
-	if len(out) > maxNameLen {
-		out = out[:maxNameLen]
-	}
-	return strings.Trim(out, "_")
 }
 
 // messageCostNamed is messageCost with the name's tokens already counted

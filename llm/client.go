@@ -475,29 +475,41 @@ func (c *Client) logCall(model string, comp bot.Completion, err error, took time
 	c.log.Debug("model call", attrs...)
 }
 
+// maxNameLen is the longest name OpenAI accepts for a chat message.
+const maxNameLen = 64
+
 // SanitizeName makes a display name acceptable as a message "name", which
 // OpenAI restricts to ^[a-zA-Z0-9_-]{1,64}$ (it rejects the whole request
-// otherwise): accents are stripped, other characters become "_". It returns
-// "" when nothing usable is left.
+// otherwise): accents are stripped ("José" → "Jose"), compatibility forms
+// folded ("ｆｕｌｌ" → "full"), every other run of disallowed characters
+// becomes one "_", and the result is trimmed of "_" at both ends and cut to
+// 64 bytes. It is idempotent, so the store can count tokens of the name the
+// client will send. It returns "" when nothing usable remains; the caller
+// then sends no name.
 func SanitizeName(name string) string {
 	var b strings.Builder
-	lastUnderscore := false
-	for _, r := range norm.NFD.String(name) {
+	pendingSep := false
+	for _, r := range norm.NFKD.String(name) {
 		switch {
-		case unicode.Is(unicode.Mn, r):
-			continue // a combining accent of the previous letter
-		case r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_'):
-			b.WriteRune(r)
-			lastUnderscore = r == '_'
-		default:
-			if !lastUnderscore && b.Len() > 0 {
+		case r < 0x80 && (r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if pendingSep && b.Len() > 0 {
 				b.WriteByte('_')
-				lastUnderscore = true
 			}
+			pendingSep = false
+			b.WriteRune(r)
+		case unicode.Is(unicode.Mn, r):
+			// A combining mark left by NFKD: dropping it keeps the base
+			// letter, which is the closest ASCII spelling.
+		default:
+			pendingSep = true
 		}
-		if b.Len() >= 64 {
+		if b.Len() >= maxNameLen {
 			break
 		}
 	}
-	return strings.TrimRight(b.String()[:min(b.Len(), 64)], "_")
+	out := b.String()
+	if len(out) > maxNameLen {
+		out = out[:maxNameLen]
+	}
+	return strings.Trim(out, "_")
 }

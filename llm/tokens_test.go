@@ -63,6 +63,14 @@ func TestSanitizeName(t *testing.T) {
 		"  ":                    "",
 		"李雷":                    "",
 		"a.b@c--d":              "a_b_c--d",
+		"Ana":                   "Ana",
+		"José María":            "Jose_Maria",
+		"Zoë  van   Dijk":       "Zoe_van_Dijk",
+		"o'brien!!":             "o_brien",
+		"  _x_ ":                "x",
+		"ｆｕｌｌｗｉｄｔｈ":             "fullwidth",
+		"a-b_c":                 "a-b_c",
+		"":                      "",
 		strings.Repeat("x", 80): strings.Repeat("x", 64),
 	} {
 		got := SanitizeName(in)
@@ -73,7 +81,7 @@ func TestSanitizeName(t *testing.T) {
 }
 
 func FuzzSanitizeName(f *testing.F) {
-	for _, s := range []string{"Zoë Martin", "李雷", "a.b", ""} {
+	for _, s := range []string{"Zoë Martin", "李雷", "a.b", "", "José María", "\xff\xfe", strings.Repeat("é", 100), "a\u0301\u0301b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -85,6 +93,9 @@ func FuzzSanitizeName(f *testing.F) {
 			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
 				t.Fatalf("SanitizeName(%q) = %q has %q", s, got, r)
 			}
+		}
+		if SanitizeName(got) != got {
+			t.Fatalf("SanitizeName not idempotent on %q", got)
 		}
 	})
 }
