@@ -94,6 +94,11 @@ type Limits struct {
 	Edit            Budget        // edits of the bot's messages
 	Post            Budget        // new messages (placeholders, continuations)
 	MinEditInterval time.Duration // shortest time between two edits of one message
+	// FirstTextBorrow is how many of the edit tokens kept for other
+	// replies' final edits a reply's first text may spend. Each delays a
+	// final edit by up to one Edit.Every; a platform whose budget is
+	// shared by many replies (Slack's per workspace) keeps them (0).
+	FirstTextBorrow int
 }
 
 // RateLimitedError is returned by an Outbox when the platform refused a

@@ -25,7 +25,7 @@ func BenchmarkSchedulerGrant(b *testing.B) {
 		timer := time.NewTimer(time.Hour)
 		timer.Stop()
 		wake := make(chan struct{})
-		final := func() bool { return false }
+		final := func() (bool, bool) { return false, false }
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {
@@ -45,7 +45,7 @@ func BenchmarkSchedulerGrant(b *testing.B) {
 			timer := time.NewTimer(time.Hour)
 			timer.Stop()
 			wake := make(chan struct{})
-			final := func() bool { return false }
+			final := func() (bool, bool) { return false, false }
 			for pb.Next() {
 				if _, err := r.acquire(context.Background(), bk, w, timer, wake, final); err != nil {
 					b.Error(err)

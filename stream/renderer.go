@@ -118,6 +118,7 @@ func (r *Renderer) Open(ctx context.Context, out bot.Outbox, thread bot.ThreadKe
 		s.recipient = bot.RecipientFrom(ctx)
 	}
 	s.editB = r.bucketFor(opEdit, lim.Edit, editKey, thread.Platform, now)
+	s.editB.borrow = max(0, lim.FirstTextBorrow)
 	s.postB = r.bucketFor(opPost, lim.Post, postKey, thread.Platform, now)
 	s.editB.active++
 	r.replies[s] = struct{}{}

@@ -42,6 +42,7 @@ var discordLimits = bot.Limits{
 	MaxMessageChars: 2000,
 	Edit:            bot.Budget{Scope: bot.ScopeChannel, Every: time.Second, Burst: 5},
 	Post:            bot.Budget{Scope: bot.ScopeChannel, Every: time.Second, Burst: 5},
+	FirstTextBorrow: 4,
 }
 
 // Fifty replies streaming for 90 s in one Discord channel: the platform
@@ -508,6 +509,40 @@ func TestBucketOrder(t *testing.T) {
 	})
 }
 
+// A first text goes after finals and before progress edits, and spends
+// only what the bucket keeps beyond its borrowing allowance.
+func TestBucketFirstText(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		now := time.Now()
+		b := newBucket(bucketKey{op: opEdit, key: "k"}, bot.Budget{Every: time.Second, Burst: 5}, &platformState{}, now)
+		b.active = 4
+		b.base = now.Add(-2 * time.Second) // 2 tokens
+		mk := func(final, first bool, seq uint64) *waiter {
+			w := &waiter{final: final, first: first, lastUsed: now.Add(-time.Hour), seq: seq, queued: true, signal: make(chan struct{}, 1)}
+			b.waiters = append(b.waiters, w)
+			return w
+		}
+		progress := mk(false, false, 1)
+		first := mk(false, true, 2)
+		b.dispatch(now)
+		// No borrowing: a first text keeps the reserve of 4 like any edit.
+		if first.granted || progress.granted {
+			t.Fatalf("without borrowing: first=%v progress=%v, want neither", first.granted, progress.granted)
+		}
+		b.borrow = 3 // the first text now needs 1 + (4-3) = 2 tokens
+		b.dispatch(now)
+		if !first.granted || progress.granted {
+			t.Fatalf("borrowing 3: first=%v progress=%v, want only the first text", first.granted, progress.granted)
+		}
+		fin := mk(true, false, 3)
+		second := mk(false, true, 4)
+		b.dispatch(now.Add(time.Second)) // 1 token: the final before the first text
+		if !fin.granted || second.granted {
+			t.Fatalf("final=%v first=%v, want the final first", fin.granted, second.granted)
+		}
+	})
+}
+
 // The same Slack scenario with a naive bot that edits every reply once a
 // second and waits out each rate limit: it spends the workspace budget
 // early, so its final texts come late. This shows the scenario is hard,
@@ -576,5 +611,54 @@ func TestSlackNaiveBaseline(t *testing.T) {
 		if lags[n*95/100] < 10*time.Second {
 			t.Errorf("naive p95 lag %v: the scenario does not stress the budget", lags[n*95/100])
 		}
+	})
+}
+
+// Five replies sharing one Discord channel's bucket (5 edits / 5 s), the
+// later ones starting while the earlier ones stream: each reply's first
+// text is visible within 1 s of the model's first token, because a reply
+// that has shown nothing yet goes before progress edits of the others.
+func TestFirstTextPromptWithFiveReplies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := discordLimits
+		lim.MinEditInterval = time.Second // as the Discord adapter declares
+		f := newFake(lim)
+		f.latency = 100 * time.Millisecond
+		r := NewRenderer(Options{})
+		const n = 5
+		lags := make([]time.Duration, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			th := thread("c1", i)
+			text := words(i, 900)
+			wg.Go(func() {
+				time.Sleep(time.Duration(i) * 700 * time.Millisecond)
+				rs := r.Open(t.Context(), f, th, nil)
+				time.Sleep(300 * time.Millisecond) // time to first token
+				firstToken := time.Now()
+				model(rs, text, 6, 40*time.Millisecond)
+				res, err := rs.Close(t.Context(), "")
+				if err != nil || res.Text != text {
+					t.Errorf("reply %d: Close = %q, %v", i, res.Text, err)
+					return
+				}
+				for _, v := range f.history(res.MessageIDs[0]) {
+					if v.text != DefaultPlaceholder {
+						lags[i] = v.at.Sub(firstToken)
+						return
+					}
+				}
+				t.Errorf("reply %d never showed text", i)
+			})
+		}
+		wg.Wait()
+		closeRenderer(t, r)
+		checkPlatform(t, f)
+		for i, l := range lags {
+			if l > time.Second {
+				t.Errorf("reply %d: first text visible %v after the first token, want ≤ 1s", i, l)
+			}
+		}
+		t.Logf("first-text lag: %v", lags)
 	})
 }

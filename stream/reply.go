@@ -57,6 +57,7 @@ type reply struct {
 	ids       []string
 	shown     string    // text of the current (last) message as the platform has it
 	isText    bool      // shown is reply text, not the placeholder
+	textShown bool      // some reply text has been shown: no more first text
 	start     int       // byte offset in the display text where the current message begins
 	carry     string    // reopened code fence the current message starts with
 	visEnd    int       // display text visible on the platform: display[:visEnd]
@@ -292,6 +293,14 @@ func (s *reply) send(op opKind) error {
 	})
 }
 
+// urgency says whether the next request would show the current
+// message's final text, or replace the placeholder with the reply's first
+// text: both go before progress edits of other replies (see bucket.need).
+func (s *reply) urgency() (final, first bool) {
+	l := s.layout(s.snapshot())
+	return l.final, l.isText && !s.textShown
+}
+
 // errNoop is returned by a request's call when there was nothing to do.
 var errNoop = errors.New("nothing to send")
 
@@ -315,10 +324,8 @@ func (s *reply) request(op opKind, b *bucket, call func(l layout, waited time.Du
 				return err
 			}
 		}
-		s.w.final = s.layout(s.snapshot()).final
-		waited, err := s.r.acquire(s.ctx, b, &s.w, s.timer, s.wake, func() bool {
-			return s.layout(s.snapshot()).final
-		})
+		s.w.final, s.w.first = s.urgency()
+		waited, err := s.r.acquire(s.ctx, b, &s.w, s.timer, s.wake, s.urgency)
 		if err != nil {
 			return err
 		}
@@ -375,6 +382,7 @@ func (s *reply) wrote(isText bool, end int) {
 	s.isText, s.visEnd = isText, end
 	if isText {
 		s.markVisible()
+		s.textShown = true
 	}
 }
 

@@ -51,12 +51,16 @@ type bucket struct {
 	// Burst-1) in the bucket.
 	active  int
 	reserve bool // ration intermediate requests (edit buckets)
+	// borrow is how many reserved tokens a first text may spend
+	// (bot.Limits.FirstTextBorrow).
+	borrow int
 }
 
 // waiter is one reply's pending request. Each reply reuses its own waiter,
 // so a grant allocates nothing.
 type waiter struct {
 	final    bool      // the request shows a message's final text
+	first    bool      // the request replaces the placeholder with the reply's first text
 	lastUsed time.Time // when the reply last got a grant: round robin
 	seq      uint64    // arrival order, to break ties
 	queued   bool
@@ -118,11 +122,18 @@ func (b *bucket) need(w *waiter) int {
 	// Keep one token for the final edit of each active reply. After this
 	// edit the bucket holds at most Burst-1, so that is the useful cap:
 	// a larger reserve would stop intermediate edits altogether.
-	return 1 + min(b.active, b.budget.Burst-1)
+	reserve := min(b.active, b.budget.Burst-1)
+	if w.first {
+		// A user waits for the first text as for the final one; where the
+		// platform allows, it may borrow from the reserve.
+		reserve = max(0, reserve-b.borrow)
+	}
+	return 1 + reserve
 }
 
 // next returns the waiter to serve first: final requests in arrival
-// order, then the reply that was served least recently.
+// order, then first texts in arrival order, then the reply that was
+// served least recently.
 func (b *bucket) next() *waiter {
 	var best *waiter
 	for _, w := range b.waiters {
@@ -137,7 +148,10 @@ func (w *waiter) before(o *waiter) bool {
 	if w.final != o.final {
 		return w.final
 	}
-	if !w.final && !w.lastUsed.Equal(o.lastUsed) {
+	if w.first != o.first {
+		return w.first
+	}
+	if !w.final && !w.first && !w.lastUsed.Equal(o.lastUsed) {
 		return w.lastUsed.Before(o.lastUsed)
 	}
 	return w.seq < o.seq
@@ -260,11 +274,11 @@ func (r *Renderer) sweep(now time.Time) {
 
 const sweepEvery = time.Minute
 
-// acquire waits until b grants w. While it waits, a Close of the reply
-// upgrades the request to a final one (wake is the reply's wake channel
-// and isFinal re-reads whether the request is now final). It returns how
+// acquire waits until b grants w. While it waits, the request may become
+// more urgent: a Close makes it final, the first token makes it a first
+// text (wake is the reply's wake channel and urgency re-reads both). It returns how
 // long it waited, or the context's error.
-func (r *Renderer) acquire(ctx context.Context, b *bucket, w *waiter, timer *time.Timer, wake <-chan struct{}, isFinal func() bool) (time.Duration, error) {
+func (r *Renderer) acquire(ctx context.Context, b *bucket, w *waiter, timer *time.Timer, wake <-chan struct{}, urgency func() (final, first bool)) (time.Duration, error) {
 	start := time.Now()
 	r.mu.Lock()
 	r.seq++
@@ -301,9 +315,9 @@ func (r *Renderer) acquire(ctx context.Context, b *bucket, w *waiter, timer *tim
 				r.mu.Unlock()
 				return time.Since(start), ctx.Err()
 			}
-			if !w.final && isFinal() {
-				w.final = true
-			}
+			final, first := urgency()
+			w.final = w.final || final
+			w.first = w.first || first
 			b.dispatch(time.Now())
 		}
 	}

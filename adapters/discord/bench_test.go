@@ -100,3 +100,17 @@ func BenchmarkSixtyRequestBurst(b *testing.B) {
 	b.ReportMetric(float64(f.Stats().PeakGlobal), "peak-req/s")
 	b.ReportMetric(float64(f.Rejected().Global), "global-429s")
 }
+
+// BenchmarkFirstTextFiveReplies runs five replies at once in one channel
+// through discordgo and the fake's 5 edits / 5 s bucket and reports the
+// worst time from a reply's first token to its first visible text.
+// Run with -benchtime=Nx: each op takes ~6 s (a gateway session each).
+func BenchmarkFirstTextFiveReplies(b *testing.B) {
+	var worst []time.Duration
+	for b.Loop() {
+		worst = append(worst, slices.Max(fiveRepliesFirstText(b)))
+	}
+	slices.Sort(worst)
+	b.ReportMetric(float64(worst[len(worst)/2].Milliseconds()), "p50-worst-first-text-ms")
+	b.ReportMetric(float64(worst[len(worst)-1].Milliseconds()), "max-first-text-ms")
+}

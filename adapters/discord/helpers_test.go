@@ -109,7 +109,7 @@ func (r *recorder) ThreadActive(_ context.Context, key bot.ThreadKey) (bool, err
 }
 
 // wait blocks until cond (called with r.mu held) holds.
-func (r *recorder) wait(t *testing.T, what string, cond func() bool) {
+func (r *recorder) wait(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -165,7 +165,7 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newFake(t *testing.T, fo discordfake.Options) *discordfake.Server {
+func newFake(t testing.TB, fo discordfake.Options) *discordfake.Server {
 	t.Helper()
 	fo.Token = testToken
 	f := discordfake.New(fo)
@@ -184,13 +184,13 @@ func testOptions(f *discordfake.Server) Options {
 }
 
 // start runs an adapter against f and waits for its gateway session.
-func start(t *testing.T, f *discordfake.Server, opts Options, rec *recorder) *harness {
+func start(t testing.TB, f *discordfake.Server, opts Options, rec *recorder) *harness {
 	t.Helper()
 	return startWith(t, f, opts, rec, nil)
 }
 
 // startWith is start with a hook that adjusts the adapter before Run.
-func startWith(t *testing.T, f *discordfake.Server, opts Options, rec *recorder, prep func(*Adapter)) *harness {
+func startWith(t testing.TB, f *discordfake.Server, opts Options, rec *recorder, prep func(*Adapter)) *harness {
 	t.Helper()
 	ad, err := New(opts, quietLogger())
 	if err != nil {
@@ -210,7 +210,7 @@ func startWith(t *testing.T, f *discordfake.Server, opts Options, rec *recorder,
 }
 
 // stop ends Run and checks it returned nil.
-func (h *harness) stop(t *testing.T) {
+func (h *harness) stop(t testing.TB) {
 	t.Helper()
 	if h.cancel == nil {
 		return
@@ -227,7 +227,7 @@ func (h *harness) stop(t *testing.T) {
 	}
 }
 
-func (h *harness) waitFake(t *testing.T, what string, cond func() bool) {
+func (h *harness) waitFake(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

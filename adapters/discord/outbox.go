@@ -28,6 +28,11 @@ func (a *Adapter) Limits() bot.Limits {
 		Edit:            bot.Budget{Scope: bot.ScopeChannel, Every: time.Second, Burst: 5},
 		Post:            bot.Budget{Scope: bot.ScopeChannel, Every: time.Second, Burst: 5},
 		MinEditInterval: time.Second,
+		// A channel's bucket is shared by few replies and refills a token
+		// a second: a first text may use all of it (a final waits ≤ 4 s more
+		// in the worst case), so five replies starting together all show
+		// text within a second of their first tokens.
+		FirstTextBorrow: 4,
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 // rest with the whole engine).
 
 // streamReply plays a model: text in chunks, gap apart, then Close.
-func streamReply(t *testing.T, r *stream.Renderer, out bot.Outbox, key bot.ThreadKey, text string, chunks int, gap time.Duration, firstToken func(time.Time)) bot.Rendered {
+func streamReply(t testing.TB, r *stream.Renderer, out bot.Outbox, key bot.ThreadKey, text string, chunks int, gap time.Duration, firstToken func(time.Time)) bot.Rendered {
 	t.Helper()
 	rs := r.Open(context.Background(), out, key, nil)
 	step := (len(text) + chunks - 1) / chunks
@@ -40,7 +40,7 @@ func streamReply(t *testing.T, r *stream.Renderer, out bot.Outbox, key bot.Threa
 	return res
 }
 
-func newRenderer(t *testing.T) *stream.Renderer {
+func newRenderer(t testing.TB) *stream.Renderer {
 	r := stream.NewRenderer(stream.Options{Logger: quietLogger()})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -52,9 +52,14 @@ func newRenderer(t *testing.T) *stream.Renderer {
 	return r
 }
 
-// With five replies sharing the bucket, each one's first text shows within
-// a second of its first token.
-func TestFirstTextPromptWithFiveReplies(t *testing.T) {
+// fiveRepliesFirstText streams five replies at once into one channel
+// through discordgo and the fake (5 edits / 5 s), checks that each shows
+// its text progressively and that the fake refused nothing, and returns
+// how long after its first token each reply's first text was visible.
+// The renderer's scheduling guarantee (≤ 1 s) is proven in fake time by
+// stream's TestFirstTextPromptWithFiveReplies; here the wall-clock lag is
+// only reported (BenchmarkFirstTextFiveReplies records it).
+func fiveRepliesFirstText(t testing.TB) []time.Duration {
 	f := newFake(t, discordfake.Options{EditLimit: 5, EditWindow: 5 * time.Second})
 	h := start(t, f, testOptions(f), newRecorder())
 	r := newRenderer(t)
@@ -63,35 +68,42 @@ func TestFirstTextPromptWithFiveReplies(t *testing.T) {
 	var mu sync.Mutex
 	first := map[int]time.Time{}
 	results := make([]bot.Rendered, 5)
+	texts := make([]string, 5)
 	for i := range 5 {
+		texts[i] = fmt.Sprintf("Reply %d begins here and goes on for a while.", i)
 		wg.Go(func() {
 			key := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: chanID, Thread: fmt.Sprintf("8%017d", i)}
 			// The placeholder goes out first; the model answers a moment later.
 			time.Sleep(300 * time.Millisecond)
-			results[i] = streamReply(t, r, h.ad, key, fmt.Sprintf("Reply %d begins here and goes on for a while.", i), 4, 400*time.Millisecond,
+			results[i] = streamReply(t, r, h.ad, key, texts[i], 4, 400*time.Millisecond,
 				func(at time.Time) { mu.Lock(); first[i] = at; mu.Unlock() })
 		})
 	}
 	wg.Wait()
+	lags := make([]time.Duration, 5)
 	for i, res := range results {
-		m, _ := f.Message(res.MessageIDs[0])
-		prefix := fmt.Sprintf("Reply %d", i)
-		var shown time.Time
-		for j, text := range m.History {
-			if strings.HasPrefix(text, prefix) {
-				shown = m.At[j]
-				break
-			}
-		}
-		if shown.IsZero() {
-			t.Errorf("reply %d never showed text: %q", i, m.History)
+		if len(res.MessageIDs) != 1 {
+			t.Errorf("reply %d: messages %v, want 1", i, res.MessageIDs)
 			continue
 		}
-		if lag := shown.Sub(first[i]); lag > time.Second {
-			t.Errorf("reply %d: first text visible %v after the first token, want ≤ 1s", i, lag)
+		m, _ := f.Message(res.MessageIDs[0])
+		if len(m.History) == 0 || m.History[len(m.History)-1] != texts[i] {
+			t.Errorf("reply %d: final text %q, want %q", i, m.History, texts[i])
+			continue
+		}
+		for j, text := range m.History {
+			if strings.HasPrefix(text, fmt.Sprintf("Reply %d", i)) {
+				lags[i] = m.At[j].Sub(first[i])
+				break
+			}
 		}
 	}
 	if rj := f.Rejected(); rj != (discordfake.Rejections{}) {
 		t.Errorf("fake 429s = %+v", rj)
 	}
+	return lags
+}
+
+func TestFiveRepliesShareTheChannelBucket(t *testing.T) {
+	t.Logf("first text visible after the first token: %v", fiveRepliesFirstText(t))
 }

@@ -71,3 +71,22 @@ func BenchmarkToMrkdwnPathological(b *testing.B) {
 		ToMrkdwn(md)
 	}
 }
+
+// BenchmarkTwentyRepliesFinalLag runs 20 replies at once in one workspace
+// at Tier 3 (50 chat.update a minute) through slack-go, the fake Slack and
+// the whole engine, and reports the worst time from the model's last
+// chunk to the final text being visible. Run with -benchtime=Nx.
+func BenchmarkTwentyRepliesFinalLag(b *testing.B) {
+	var worst []time.Duration
+	for b.Loop() {
+		if lags := twentyConcurrentReplies(b); len(lags) > 0 {
+			worst = append(worst, slices.Max(lags))
+		}
+	}
+	if len(worst) == 0 {
+		b.Fatal("no reply completed")
+	}
+	slices.Sort(worst)
+	b.ReportMetric(float64(worst[len(worst)/2].Milliseconds()), "p50-worst-final-ms")
+	b.ReportMetric(float64(worst[len(worst)-1].Milliseconds()), "max-final-ms")
+}

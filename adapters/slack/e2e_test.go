@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +21,7 @@ import (
 )
 
 type e2e struct {
-	t    *testing.T
+	t    testing.TB
 	fake *slackfake.Fake
 	rig  *testrig.Rig
 	a    *Adapter
@@ -30,7 +31,7 @@ type e2e struct {
 
 // startE2E runs an adapter on a rig against a fake Slack that echoes the
 // bot's own posts and updates back as events, as Slack does.
-func startE2E(t *testing.T, fo slackfake.Options, ro testrig.Options) *e2e {
+func startE2E(t testing.TB, fo slackfake.Options, ro testrig.Options) *e2e {
 	t.Helper()
 	fo.EchoBotMessages = true
 	fake := newFake(t, fo)
@@ -39,7 +40,7 @@ func startE2E(t *testing.T, fo slackfake.Options, ro testrig.Options) *e2e {
 
 // attachE2E runs an adapter (baseOptions changed by mutate, when given) on
 // rig and waits for its conn-th Socket Mode connection.
-func attachE2E(t *testing.T, fake *slackfake.Fake, rig *testrig.Rig, conn int, mutate func(*Options)) *e2e {
+func attachE2E(t testing.TB, fake *slackfake.Fake, rig *testrig.Rig, conn int, mutate func(*Options)) *e2e {
 	t.Helper()
 	opts := baseOptions(fake)
 	if mutate != nil {
@@ -259,7 +260,14 @@ func (m *timedModel) Stream(ctx context.Context, req bot.ChatRequest, delta func
 	return c, err
 }
 
-func TestE2ETwentyConcurrentRepliesWithinTier3(t *testing.T) {
+// twentyConcurrentReplies sends 20 mentions at once across 4 channels of
+// one workspace at the fake's Tier-3 budget (50 chat.update a minute),
+// checks that Slack refused no call and every final text is complete, and
+// returns, per reply, how long after the model's last chunk its final
+// text was visible. The renderer's scheduling guarantee (≤ 2 s) is proven
+// in fake time by stream's TestSlackFinalLag; here the wall-clock lag is
+// only reported (BenchmarkTwentyRepliesFinalLag records it).
+func twentyConcurrentReplies(t testing.TB) []time.Duration {
 	tm := &timedModel{done: make(map[string]time.Time)}
 	e := startE2E(t, slackfake.Options{EditsPerMinute: 50}, testrig.Options{
 		Model: fakeopenai.Options{
@@ -289,7 +297,7 @@ func TestE2ETwentyConcurrentRepliesWithinTier3(t *testing.T) {
 			t.Logf("%8v %s/%s refused=%v tokens=%.3f", u.At.Sub(start).Round(time.Millisecond), u.Channel, u.TS, u.Refused, u.Tokens)
 		}
 	}
-	var worst time.Duration
+	var lags []time.Duration
 	for i := range n {
 		ts := fmt.Sprintf("1700002400.%06d", i+1)
 		msgs := e.fake.Thread(fmt.Sprintf("C%d", i%4), ts)
@@ -309,13 +317,16 @@ func TestE2ETwentyConcurrentRepliesWithinTier3(t *testing.T) {
 			t.Errorf("reply %d: model end not recorded", i)
 			continue
 		}
-		lag := m.Times[len(m.Times)-1].Sub(modelDone)
-		worst = max(worst, lag)
-		if lag > 2*time.Second {
-			t.Errorf("reply %d: final text visible %v after the model's last chunk, want ≤ 2s", i, lag)
-		}
+		lags = append(lags, m.Times[len(m.Times)-1].Sub(modelDone))
 	}
-	t.Logf("worst final-text lag over %d replies: %v; chat.update calls: %d", n, worst, e.fake.Calls("chat.update"))
+	return lags
+}
+
+func TestE2ETwentyConcurrentRepliesWithinTier3(t *testing.T) {
+	lags := twentyConcurrentReplies(t)
+	if len(lags) > 0 {
+		t.Logf("worst final-text lag over %d replies: %v", len(lags), slices.Max(lags))
+	}
 }
 
 func TestE2ELongAnswerSplitsWithBalancedFences(t *testing.T) {

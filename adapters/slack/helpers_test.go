@@ -105,7 +105,7 @@ func (r *recorder) snapshot() (msgs []bot.Message, edits []editCall, deletes []d
 
 // eventually polls cond until it holds; it fails the test after a generous
 // bound (a hang, not a speed assertion).
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -137,7 +137,7 @@ func baseOptions(fake *slackfake.Fake) Options {
 	}
 }
 
-func newFake(t *testing.T, fo slackfake.Options) *slackfake.Fake {
+func newFake(t testing.TB, fo slackfake.Options) *slackfake.Fake {
 	t.Helper()
 	if fo.PingInterval == 0 {
 		fo.PingInterval = 500 * time.Millisecond
