@@ -21,6 +21,40 @@ type ChatMessage struct {
 	Content string
 }
 
+// OpenAI's chat framing in tokens, as the cookbook's
+// num_tokens_from_messages counts it for gpt-3.5-turbo-0613 and every
+// later model: each message is wrapped in 3 tokens around its role and
+// content (1 more when it has a name), and the reply is primed with 3.
+const (
+	TokensPerMessage   = 3
+	TokensPerName      = 1
+	TokensReplyPriming = 3
+)
+
+// MessageTokens is what one message adds to a prompt, given the token
+// counts of its role, content and name (0: no name).
+func MessageTokens(role, content, name int) int {
+	n := TokensPerMessage + role + content
+	if name > 0 {
+		n += name + TokensPerName
+	}
+	return n
+}
+
+// PromptTokens is what a whole request's messages cost, reply priming
+// included, with count giving the tokens of a string.
+func PromptTokens(msgs []ChatMessage, count func(string) int) int {
+	n := TokensReplyPriming
+	for _, m := range msgs {
+		name := 0
+		if m.Name != "" {
+			name = count(m.Name)
+		}
+		n += MessageTokens(count(m.Role), count(m.Content), name)
+	}
+	return n
+}
+
 // ChatRequest is one streamed chat completion.
 type ChatRequest struct {
 	Model     string

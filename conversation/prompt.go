@@ -72,7 +72,7 @@ func (s *Store) Prompt(ctx context.Context, key bot.ThreadKey, opts bot.PromptOp
 			key, model, info.ContextWindow, reserved, s.opts.MarginTokens)
 	}
 
-	fixed := tokensReply
+	fixed := bot.TokensReplyPriming
 	if system != "" {
 		fixed += s.systemCost(enc, system)
 	}

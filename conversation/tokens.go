@@ -7,14 +7,6 @@ import (
 	"github.com/tiktoken-go/tokenizer"
 )
 
-// Chat overhead of OpenAI's chat format (the cookbook's
-// num_tokens_from_messages for gpt-3.5-turbo-0613 and later).
-const (
-	tokensPerMessage = 3 // <|start|>{role/name}\n{content}<|end|>\n
-	tokensPerName    = 1
-	tokensReply      = 3 // every reply is primed with <|start|>assistant<|message|>
-)
-
 // encoding indexes the codecs a Store keeps.
 type encoding int
 
@@ -104,22 +96,9 @@ func (cs *codecs) roleTokens(e encoding, role string) int {
 	return cs.count(e, role)
 }
 
-// messageCost is what one chat message adds to a request.
-func (cs *codecs) messageCost(e encoding, role, name string, contentTokens int) int {
-	n := tokensPerMessage + cs.roleTokens(e, role) + contentTokens
-	if name != "" {
-		n += cs.count(e, name) + tokensPerName
-	}
-	return n
-}
-
 // chatCost counts a whole request, reply priming included.
 func (cs *codecs) chatCost(e encoding, msgs []bot.ChatMessage) int {
-	n := tokensReply
-	for _, m := range msgs {
-		n += cs.messageCost(e, m.Role, m.Name, cs.count(e, m.Content))
-	}
-	return n
+	return bot.PromptTokens(msgs, func(s string) int { return cs.count(e, s) })
 }
 
 // CountTokens returns the number of tokens text has in model's encoding.
@@ -140,12 +119,8 @@ func (s *Store) encodingOf(model string) encoding {
 	return e
 }
 
-// messageCostNamed is messageCost with the name's tokens already counted
-// (0 for no name).
+// messageCostNamed is what one message adds to a request, its content's
+// and name's tokens already counted (0 for no name).
 func (cs *codecs) messageCostNamed(e encoding, role string, contentTokens, nameTokens int) int {
-	n := tokensPerMessage + cs.roleTokens(e, role) + contentTokens
-	if nameTokens > 0 {
-		n += nameTokens + tokensPerName
-	}
-	return n
+	return bot.MessageTokens(cs.roleTokens(e, role), contentTokens, nameTokens)
 }

@@ -120,20 +120,7 @@ func isUTF8Boundary(s string, i int) bool {
 }
 
 // CountPrompt counts the tokens a chat prompt costs, by the OpenAI
-// cookbook's formula ("How to count tokens with tiktoken"): every message
-// costs 3 tokens of framing plus its role, content and name (1 more when a
-// name is present), and the reply is primed with 3 more.
+// cookbook's formula ("How to count tokens with tiktoken", bot.PromptTokens).
 func (tc *TokenCounter) CountPrompt(model string, msgs []bot.ChatMessage) int {
-	perMessage, perName := 3, 1
-	if strings.HasPrefix(strings.ToLower(model), "gpt-3.5-turbo-0301") {
-		perMessage, perName = 4, -1
-	}
-	n := 3
-	for _, m := range msgs {
-		n += perMessage + tc.Count(model, m.Role) + tc.Count(model, m.Content)
-		if m.Name != "" {
-			n += tc.Count(model, m.Name) + perName
-		}
-	}
-	return n
+	return bot.PromptTokens(msgs, func(s string) int { return tc.Count(model, s) })
 }
