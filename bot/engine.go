@@ -221,18 +221,6 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) error {
 		return fmt.Errorf("handle message %s: %w %q", m.ID, ErrUnknownPlatform, m.Platform)
 	}
 	key := m.Key()
-	first, err := e.cfg.Conversations.MarkProcessed(ctx, m.Platform, m.DedupeID(), e.now())
-	if err != nil {
-		return fmt.Errorf("handle message %s in %s: %w", m.ID, key, err)
-	}
-	if !first {
-		e.log.Debug("duplicate event ignored", "platform", m.Platform, "channel", m.Channel, "thread", key.Thread, "event", m.DedupeID())
-		return nil
-	}
-	if e.cfg.Observer != nil {
-		e.cfg.Observer.MessageAccepted(m)
-	}
-
 	j := job{msg: m, accepted: e.now()}
 	status := StatusComplete
 	if e.cfg.Filter != nil {
@@ -240,11 +228,21 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) error {
 			status, j.filtered = StatusFiltered, notice
 		}
 	}
-	// Stored before anything else happens to it: a refused, failed or
-	// interrupted reply never loses what the user wrote.
-	j.userID, err = e.cfg.Conversations.SaveUserMessage(ctx, m, status)
+	// Stored before anything else happens to it, in the transaction that
+	// records the event: a refused, failed or interrupted reply never loses
+	// what the user wrote, and neither does a crash between the two.
+	var first bool
+	var err error
+	j.userID, first, err = e.cfg.Conversations.AcceptUserMessage(ctx, m, m.DedupeID(), status, e.now())
 	if err != nil {
 		return fmt.Errorf("store message %s in %s: %w", m.ID, key, err)
+	}
+	if !first {
+		e.log.Debug("duplicate event ignored", "platform", m.Platform, "channel", m.Channel, "thread", key.Thread, "event", m.DedupeID())
+		return nil
+	}
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.MessageAccepted(m)
 	}
 	return e.enqueue(key, j)
 }

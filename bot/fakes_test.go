@@ -35,23 +35,17 @@ func newMemConversations() *memConversations {
 	return &memConversations{processed: map[string]bool{}, replies: map[int64]*bot.ReplyOutcome{}, replyKeys: map[int64]bot.ThreadKey{}}
 }
 
-func (c *memConversations) MarkProcessed(_ context.Context, p bot.Platform, id string, _ time.Time) (bool, error) {
+func (c *memConversations) AcceptUserMessage(_ context.Context, m bot.Message, eventID string, s bot.Status, _ time.Time) (int64, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := string(p) + "|" + id
+	k := string(m.Platform) + "|" + eventID
 	if c.processed[k] {
-		return false, nil
+		return 0, false, nil
 	}
 	c.processed[k] = true
-	return true, nil
-}
-
-func (c *memConversations) SaveUserMessage(_ context.Context, m bot.Message, s bot.Status) (int64, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.nextID++
 	c.users = append(c.users, storedUser{c.nextID, m, s})
-	return c.nextID, nil
+	return c.nextID, true, nil
 }
 
 func (c *memConversations) EditUserMessage(_ context.Context, key bot.ThreadKey, id, text string) error {

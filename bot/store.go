@@ -77,11 +77,11 @@ func (e *TooLongError) Error() string {
 // Conversations is the engine's view of conversation storage and the
 // context window (implemented by conversation.Store).
 type Conversations interface {
-	// MarkProcessed records that an event was handled. It returns false
-	// when the ID was already recorded, so the event must be ignored.
-	MarkProcessed(ctx context.Context, platform Platform, eventID string, at time.Time) (first bool, err error)
-	// SaveUserMessage stores a user's message before anything else happens to it.
-	SaveUserMessage(ctx context.Context, m Message, status Status) (id int64, err error)
+	// AcceptUserMessage records event eventID and stores its message,
+	// atomically, before anything else happens to it. first is false (and
+	// nothing is stored) when the event was already recorded: a
+	// redelivery, to be ignored.
+	AcceptUserMessage(ctx context.Context, m Message, eventID string, status Status, at time.Time) (id int64, first bool, err error)
 	// EditUserMessage replaces the stored text of a user's message after
 	// the user edited it on the platform.
 	EditUserMessage(ctx context.Context, key ThreadKey, messageID, text string) error

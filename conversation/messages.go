@@ -115,39 +115,74 @@ func (s *Store) MarkProcessed(ctx context.Context, platform bot.Platform, eventI
 	if eventID == "" {
 		return false, fmt.Errorf("mark %s event processed: empty event ID", platform)
 	}
-	cutoff := at.Add(-s.opts.DedupeTTL).UnixMilli()
-	res, err := s.execStmt(ctx, nil, qMarkProcessed, string(platform), eventID, at.UnixMilli(), cutoff)
+	first, err := s.markProcessed(ctx, nil, platform, eventID, at)
 	if err != nil {
 		return false, fmt.Errorf("mark %s event %s processed: %w", platform, eventID, err)
+	}
+	s.maybePrune(ctx, at)
+	return first, nil
+}
+
+func (s *Store) markProcessed(ctx context.Context, tx *sql.Tx, platform bot.Platform, eventID string, at time.Time) (bool, error) {
+	cutoff := at.Add(-s.opts.DedupeTTL).UnixMilli()
+	res, err := s.execStmt(ctx, tx, qMarkProcessed, string(platform), eventID, at.UnixMilli(), cutoff)
+	if err != nil {
+		return false, err
 	}
 	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("mark %s event %s processed: %w", platform, eventID, err)
-	}
-	// Prune now and then rather than on a timer: no goroutine to own, and
-	// the cost is spread over the events that make the table grow.
+	return n > 0, err
+}
+
+// maybePrune drops expired event IDs now and then rather than on a timer:
+// no goroutine to own, and the cost is spread over the events that make
+// the table grow.
+func (s *Store) maybePrune(ctx context.Context, at time.Time) {
 	s.mu.Lock()
 	prune := at.Sub(s.lastPrune) >= min(s.opts.DedupeTTL/8, time.Hour) || at.Before(s.lastPrune)
 	if prune {
 		s.lastPrune = at
 	}
 	s.mu.Unlock()
-	if prune {
-		if _, err := s.write.ExecContext(ctx, `DELETE FROM processed_events WHERE processed_at < ?`, cutoff); err != nil {
-			s.log.Warn("prune processed events", "err", err)
-		}
+	if !prune {
+		return
 	}
-	return n > 0, nil
+	cutoff := at.Add(-s.opts.DedupeTTL).UnixMilli()
+	if _, err := s.write.ExecContext(ctx, `DELETE FROM processed_events WHERE processed_at < ?`, cutoff); err != nil {
+		s.log.Warn("prune processed events", "err", err)
+	}
 }
 
 // SaveUserMessage stores a user's message. Saving the same platform
 // message twice in a thread stores it once and returns the first ID.
 func (s *Store) SaveUserMessage(ctx context.Context, m bot.Message, status bot.Status) (int64, error) {
+	id, _, err := s.saveUser(ctx, m, "", status, time.Time{})
+	return id, err
+}
+
+// AcceptUserMessage records event eventID and stores its message in one
+// transaction, so that no failure or crash leaves an event marked as
+// handled whose message was never stored (a redelivery would be ignored
+// and the message lost). first is false, and nothing is stored, when the
+// event was already recorded less than DedupeTTL before at.
+func (s *Store) AcceptUserMessage(ctx context.Context, m bot.Message, eventID string, status bot.Status, at time.Time) (id int64, first bool, err error) {
+	if eventID == "" {
+		return 0, false, fmt.Errorf("accept message %s: empty event ID", m.ID)
+	}
+	id, first, err = s.saveUser(ctx, m, eventID, status, at)
+	if err == nil {
+		s.maybePrune(ctx, at)
+	}
+	return id, first, err
+}
+
+// saveUser stores m, after recording eventID in the same transaction
+// unless it is empty.
+func (s *Store) saveUser(ctx context.Context, m bot.Message, eventID string, status bot.Status, at time.Time) (int64, bool, error) {
 	if err := m.Validate(); err != nil {
-		return 0, fmt.Errorf("save user message: %w", err)
+		return 0, false, fmt.Errorf("save user message: %w", err)
 	}
 	if !validStatus(status) || status == bot.StatusStreaming {
-		return 0, fmt.Errorf("save user message %s: invalid status %q", m.ID, status)
+		return 0, false, fmt.Errorf("save user message %s: invalid status %q", m.ID, status)
 	}
 	key := m.Key()
 	enc := s.encodingOf(s.opts.DefaultModel)
@@ -159,16 +194,22 @@ func (s *Store) SaveUserMessage(ctx context.Context, m bot.Message, status bot.S
 
 	t, err := s.acquire(key)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer s.release(t)
 	now := nowMilli()
 	var id int64
-	inserted := false
+	first, inserted := true, false
 	// The thread row exists once its id is known (rows are never deleted),
-	// so the common case is a single INSERT.
+	// so the common case without an event is a single INSERT.
 	threadID := t.id
-	err = s.inTxIf(ctx, threadID == 0, func(tx *sql.Tx) error {
+	err = s.inTxIf(ctx, threadID == 0 || eventID != "", func(tx *sql.Tx) error {
+		if eventID != "" {
+			var err error
+			if first, err = s.markProcessed(ctx, tx, m.Platform, eventID, at); err != nil || !first {
+				return err
+			}
+		}
 		if threadID == 0 {
 			var err error
 			if threadID, err = s.upsertThread(ctx, tx, key, now); err != nil {
@@ -185,7 +226,10 @@ func (s *Store) SaveUserMessage(ctx context.Context, m bot.Message, status bot.S
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("save user message %s in %s: %w", m.ID, key, err)
+		return 0, false, fmt.Errorf("save user message %s in %s: %w", m.ID, key, err)
+	}
+	if !first {
+		return 0, false, nil
 	}
 	t.id = threadID
 	if t.loaded && inserted {
@@ -193,7 +237,7 @@ func (s *Store) SaveUserMessage(ctx context.Context, m bot.Message, status bot.S
 		nm.cost[enc] = int32(s.codecs.messageCostNamed(enc, bot.RoleUser, tokens, t.nameCount(s, enc, nm.name)))
 		t.append(nm)
 	}
-	return id, nil
+	return id, true, nil
 }
 
 // EditUserMessage replaces the text of a stored user message. It returns an

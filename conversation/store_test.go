@@ -108,6 +108,57 @@ func TestMarkProcessedDedupesAcrossReopenAndExpires(t *testing.T) {
 	}
 }
 
+// An event is recorded only with its message: when storing the message
+// fails, the event stays unrecorded, so its redelivery is processed and the
+// message is not lost; once stored, a redelivery stores nothing more.
+func TestAcceptUserMessageIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, Options{})
+	key := testKey("1.0")
+	// A write failure on this one message (a full disk, say).
+	if _, err := s.DB().ExecContext(ctx, `CREATE TRIGGER fail_once BEFORE INSERT ON messages
+		WHEN NEW.text = 'hello there' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`); err != nil {
+		t.Fatal(err)
+	}
+	m := userMsg(key, "1.0", "Ana", "hello there")
+	at := time.Now()
+	if _, _, err := s.AcceptUserMessage(ctx, m, "Ev1", bot.StatusComplete, at); err == nil || !strings.Contains(err.Error(), "disk I/O error") {
+		t.Fatalf("AcceptUserMessage with a failing insert: %v, want the insert's error", err)
+	}
+	var n int
+	if err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM processed_events").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d events recorded (err %v) after the message failed to store, want 0", n, err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `DROP TRIGGER fail_once`); err != nil {
+		t.Fatal(err)
+	}
+	// The redelivery is stored and answered.
+	id, first, err := s.AcceptUserMessage(ctx, m, "Ev1", bot.StatusComplete, at)
+	if err != nil || !first || id == 0 {
+		t.Fatalf("redelivery: id=%d first=%v err=%v, want stored", id, first, err)
+	}
+	// A later duplicate stores nothing.
+	if id2, first, err := s.AcceptUserMessage(ctx, m, "Ev1", bot.StatusComplete, at); err != nil || first || id2 != 0 {
+		t.Fatalf("duplicate: id=%d first=%v err=%v, want ignored", id2, first, err)
+	}
+	p, err := s.Prompt(ctx, key, bot.PromptOptions{Model: smallModel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := 0
+	for _, cm := range p.Messages {
+		if cm.Role == bot.RoleUser {
+			users++
+		}
+	}
+	if users != 1 {
+		t.Fatalf("prompt has %d user messages, want 1: %+v", users, p.Messages)
+	}
+	if _, _, err := s.AcceptUserMessage(ctx, m, "", bot.StatusComplete, at); err == nil {
+		t.Fatal("empty event ID accepted")
+	}
+}
+
 func TestUserMessageStoredBeforeAnything(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, Options{})

@@ -6,11 +6,15 @@
 // edits it as the text grows. Every budget key (bot.Scope.Key of the
 // thread) has a token bucket for edits and one for posts, shared by all
 // replies in that key: waiting requests are served final edits first, then
-// round robin by least recent grant, and intermediate edits are only
-// granted while the bucket keeps a token for the final edit of every
-// active reply (at most Burst-1). So however busy a channel or workspace
-// is, an answer's complete text appears right after its last token, and
-// the platform never has to refuse an edit. Rate-limit errors pause the
+// first texts (the edit that replaces a reply's placeholder), then round
+// robin by least recent grant, and intermediate edits are only granted
+// while the bucket keeps a token for the final edit of every active reply
+// (at most Burst-1). A first text may spend up to Limits.FirstTextBorrow
+// of those kept tokens: Discord's per-channel bucket lets it, so a reply
+// shows its first words within a second even in a busy channel; Slack's
+// workspace-wide budget keeps them for the final edits. So however busy a
+// channel or workspace is, an answer's complete text appears right after
+// its last token, and the platform never has to refuse an edit. Rate-limit errors pause the
 // key (or the platform, when global) until the platform's retry time;
 // text that arrives meanwhile is coalesced, never lost.
 //
