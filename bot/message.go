@@ -65,6 +65,19 @@ type Message struct {
 	MentionsBot bool
 	Text        string // with the bot mention stripped and other mentions resolved to names
 	Time        time.Time
+	// QuotaWorkspace, when set, is the workspace whose user and workspace
+	// quotas and user rate limit the message counts against instead of
+	// Workspace: a Discord DM has no server, so it is charged to the
+	// configured one (discord.dm_quota_guild) rather than escape its quotas.
+	QuotaWorkspace string
+}
+
+// ChargedWorkspace is the workspace whose quotas the message counts against.
+func (m Message) ChargedWorkspace() string {
+	if m.QuotaWorkspace != "" {
+		return m.QuotaWorkspace
+	}
+	return m.Workspace
 }
 
 // Key returns the thread the message belongs to.

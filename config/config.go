@@ -190,6 +190,7 @@ type Discord struct {
 	ApplicationID        string   `toml:"application_id"`
 	APIURL               string   `toml:"api_url"`
 	GuildIDs             []string `toml:"guild_ids"`
+	DMQuotaGuild         string   `toml:"dm_quota_guild"`
 	ReplyMode            string   `toml:"reply_mode"`
 	Admins               []string `toml:"admins"`
 	RespondToBots        bool     `toml:"respond_to_bots"`

@@ -188,6 +188,9 @@ func (d *decoder) validateDiscord(c *Config) {
 	if dc.ApplicationID != "" {
 		d.check(isDigits(dc.ApplicationID), p("discord.application_id"), "must be a numeric ID")
 	}
+	if dc.DMQuotaGuild != "" {
+		d.check(isDigits(dc.DMQuotaGuild), p("discord.dm_quota_guild"), "must be a numeric server ID")
+	}
 	d.atLeast("discord.shard_count", dc.ShardCount, 1)
 	d.atLeast("discord.shard_id", dc.ShardID, 0)
 	if dc.ShardID >= 0 && dc.ShardCount >= 1 {

@@ -242,7 +242,7 @@ func (g *Gate) Admit(ctx context.Context, m bot.Message, model string, promptTok
 // not hold up the channel.
 func (g *Gate) acquire(ctx context.Context, m bot.Message, status func(string)) error {
 	ck := bot.ChannelKey{Platform: m.Platform, Workspace: m.Workspace, Channel: m.Channel}
-	w := &waiter{user: UserKey{m.Platform, m.Workspace, m.AuthorID}, wake: make(chan struct{}, 1)}
+	w := &waiter{user: UserKey{m.Platform, m.ChargedWorkspace(), m.AuthorID}, wake: make(chan struct{}, 1)}
 
 	g.mu.Lock()
 	q := g.queues[ck]

@@ -199,9 +199,9 @@ type reservation struct {
 
 func messageTargets(m bot.Message) [3]Target {
 	return [3]Target{
-		UserTarget(m.Platform, m.Workspace, m.AuthorID, m.AuthorName),
+		UserTarget(m.Platform, m.ChargedWorkspace(), m.AuthorID, m.AuthorName),
 		ChannelTarget(bot.ChannelKey{Platform: m.Platform, Workspace: m.Workspace, Channel: m.Channel}),
-		WorkspaceTarget(m.Platform, m.Workspace),
+		WorkspaceTarget(m.Platform, m.ChargedWorkspace()),
 	}
 }
 

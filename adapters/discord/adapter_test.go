@@ -214,6 +214,30 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}
 }
 
+// DMs are charged to the only configured guild, to an explicit
+// dm_quota_guild, and to no server when several are configured without one.
+func TestDMQuotaGuildDefault(t *testing.T) {
+	for _, c := range []struct {
+		guilds []string
+		set    string
+		want   string
+	}{
+		{nil, "", ""},
+		{[]string{"1"}, "", "1"},
+		{[]string{"1", "2"}, "", ""},
+		{[]string{"1", "2"}, "2", "2"},
+		{nil, "3", "3"},
+	} {
+		o := Options{Token: "x", GuildIDs: c.guilds, DMQuotaGuild: c.set}
+		if err := o.normalize(); err != nil {
+			t.Fatal(err)
+		}
+		if o.DMQuotaGuild != c.want {
+			t.Errorf("guild_ids %v, dm_quota_guild %q: DMs charged to %q, want %q", c.guilds, c.set, o.DMQuotaGuild, c.want)
+		}
+	}
+}
+
 // TestOutboxRoutesByKeyAfterRestart: the Outbox finds where a key's
 // messages go from the key alone, as crash recovery needs after a
 // restart: a fresh adapter, with nothing cached, posts a thread

@@ -249,6 +249,38 @@ func TestAdminListedUserInDirectMessages(t *testing.T) {
 	}
 }
 
+// TestDirectMessagesCountAgainstServerQuota: a DM has no server, yet it
+// is charged to the member's quotas in the server the bot serves (the only
+// guild_ids entry), so DMing the bot does not escape a quota an admin set;
+// /parley in the DM shows that quota.
+func TestDirectMessagesCountAgainstServerQuota(t *testing.T) {
+	e := startAdminE2E(t, nil)
+	bob := limits.UserTarget(bot.PlatformDiscord, guildID, bobID, "")
+	e.fake.Send(dmID, bobID, "a question in private")
+	if m := e.botReply(dmID, 0); m.Content != adminAnswer {
+		t.Fatalf("first DM answered %q, want the model's answer", m.Content)
+	}
+	used := usedToday(t, e.rig.Gate, bob)
+	if used <= 100 {
+		t.Fatalf("bob's server usage is %d tokens after a DM, want the DM's tokens (more than 100)", used)
+	}
+	usedS := limits.FormatCount(used)
+	e.admin("quota", "set "+mention(bobID)+" 100 tokens/day", "Quota tokens/day of @"+bobID+": default → 100 tokens/day.")
+
+	e.fake.Send(dmID, bobID, "another question in private")
+	refusal := e.botReply(dmID, 1)
+	if want := "You've used " + usedS + " of your 100 tokens for today"; !strings.Contains(refusal.Content, want) {
+		t.Errorf("DM over the server quota answered %q, want it to contain %q", refusal.Content, want)
+	}
+	if n := len(e.rig.Model.Requests()); n != 1 {
+		t.Errorf("%d model requests, want 1 (the refused DM must not reach the model)", n)
+	}
+	r := e.invoke(discordfake.Invocation{ChannelID: dmID, UserID: bobID, Permissions: permSendMessagesBit, Command: CommandName, Sub: "quota", Args: "show"})
+	if want := "tokens/day       " + usedS + " of 100 ("; !strings.Contains(r.Content, want) {
+		t.Errorf("/parley quota show in the DM answered\n%s\nwant it to contain %q", r.Content, want)
+	}
+}
+
 // TestChannelSettingsReachThreads: in thread mode a mention in #general
 // is answered in a thread of its own, yet it is #general's conversation:
 // a channel quota set on #general counts and refuses both the mention and

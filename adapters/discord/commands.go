@@ -210,9 +210,12 @@ func (a *Adapter) respond(ctx context.Context, i *discordgo.Interaction, res bot
 // commandThread is the conversation a command was issued in, keyed as
 // messages are (see the package doc): in a thread, the thread under its
 // parent channel; in a plain server channel, the channel with Thread "".
+// In a DM the workspace is the DM quota guild, so that "quota show" there
+// shows the quotas the DM counts against and targets name its members.
 func (a *Adapter) commandThread(ctx context.Context, i *discordgo.Interaction) bot.ThreadKey {
 	key := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: i.GuildID, Channel: i.ChannelID, Thread: i.ChannelID}
 	if i.GuildID == "" {
+		key.Workspace = a.opts.DMQuotaGuild
 		return key
 	}
 	ci, err := a.dir.channel(ctx, i.ChannelID)

@@ -80,6 +80,7 @@ func (a *Adapter) handleCreate(ctx context.Context, h bot.Handler, m *discordgo.
 		}
 	}
 	if msg.IsDM {
+		msg.QuotaWorkspace = a.opts.DMQuotaGuild
 		deliver(m.ChannelID, m.ChannelID)
 		return
 	}

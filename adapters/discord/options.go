@@ -20,6 +20,11 @@ type Options struct {
 	ApplicationID string   // for command registration; "" uses the bot user's ID
 	APIURL        string   // REST base, e.g. "https://discord.com/api/v10" or a proxy; "" for Discord's
 	GuildIDs      []string // register /parley in these guilds (instant) instead of globally
+	// DMQuotaGuild is the server whose user and server quotas a DM with
+	// the bot counts against, and that commands in a DM act on; "" means
+	// the only entry of GuildIDs when there is exactly one, otherwise DMs
+	// have quotas of their own (the defaults, as a workspace "").
+	DMQuotaGuild  string
 	ReplyMode     string   // ReplyModeThread (default) or ReplyModeReply
 	Admins        []string // user IDs allowed the admin subcommands besides Manage Server holders
 	RespondToBots bool     // answer messages from other bots
@@ -40,6 +45,9 @@ func (o *Options) normalize() error {
 	}
 	if !strings.HasPrefix(o.Token, "Bot ") {
 		o.Token = "Bot " + o.Token
+	}
+	if o.DMQuotaGuild == "" && len(o.GuildIDs) == 1 {
+		o.DMQuotaGuild = o.GuildIDs[0]
 	}
 	switch o.ReplyMode {
 	case "":

@@ -283,7 +283,7 @@ func (a *App) build(ctx context.Context) error {
 	if !a.ConsoleOnly && cfg.Discord.Enabled {
 		d := cfg.Discord
 		dc, err := discord.New(discord.Options{
-			Token: d.Token.Value(), ApplicationID: d.ApplicationID, APIURL: d.APIURL, GuildIDs: d.GuildIDs,
+			Token: d.Token.Value(), ApplicationID: d.ApplicationID, APIURL: d.APIURL, GuildIDs: d.GuildIDs, DMQuotaGuild: d.DMQuotaGuild,
 			ReplyMode: d.ReplyMode, Admins: d.Admins, RespondToBots: d.RespondToBots, MaxMessageChars: d.MaxMessageChars,
 			MessageContentIntent: d.MessageContentIntent, ShardID: d.ShardID, ShardCount: d.ShardCount,
 		}, a.log.With("platform", "discord"))
