@@ -130,8 +130,8 @@ func TestBenchCorpusMatchesReference(t *testing.T) {
 	}
 }
 
-// TestLetterRun checks skipWord's eight-bytes-at-a-time letter test and
-// hash against their one-byte-at-a-time definitions.
+// TestLetterRun checks skipCommon's eight-bytes-at-a-time letter test
+// and hash against their one-byte-at-a-time definitions.
 func TestLetterRun(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 8))
 	isLetter := func(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
@@ -169,17 +169,63 @@ func TestLetterRun(t *testing.T) {
 					t.Fatalf("letterRun(%q, %v): byte %d is %q, want %q", b[:], fold, k, got, c)
 				}
 			}
-			// A word hashed a chunk at a time, as skipWord does, hashes
+			// A word hashed a chunk at a time, as skipCommon does, hashes
 			// as hashWord does byte by byte.
 			if n == 8 {
 				w := wordHash{h: f * wordMul}
-				w.push2('x'<<8 | 'y')
+				w = w.push2('x'<<8 | 'y')
 				word := string(b[:]) + "xy"
 				if fold {
 					word = strings.ToLower(word)
 				}
 				if w.sum() != hashWord(word) {
 					t.Fatalf("hash of %q+xy differs chunked and byte by byte", b[:])
+				}
+			}
+		}
+	}
+}
+
+// TestCyrillicRun checks skipCommon's eight-bytes-at-a-time test and
+// fold of basic Cyrillic letters against cyrFold, two bytes at a time.
+func TestCyrillicRun(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, fold := range []bool{false, true} {
+		m := newMatcher(normConfig{fold: fold})
+		for range 50000 {
+			var b [8]byte
+			for k := 0; k < 8; k += 2 {
+				switch rng.IntN(6) {
+				case 0:
+					b[k], b[k+1] = byte(rng.IntN(256)), byte(rng.IntN(256))
+				case 1:
+					b[k], b[k+1] = byte(0xD0+rng.IntN(2)), byte(rng.IntN(256))
+				default:
+					r := 0x400 + rng.IntN(0x80)
+					b[k], b[k+1] = byte(0xC0|r>>6), byte(0x80|r&0x3F)
+				}
+			}
+			x := uint64(0)
+			for _, c := range b {
+				x = x<<8 | uint64(c)
+			}
+			want := 0
+			var folded []byte
+			for want < 8 && b[want]-0xD0 < 2 && b[want+1]&0xC0 == 0x80 {
+				v := m.cyrFold[int(b[want]&1)<<6|int(b[want+1]&0x3F)]
+				if v == 0 {
+					break
+				}
+				folded = append(folded, byte(v>>8), byte(v))
+				want += 2
+			}
+			f, n := cyrillicRun(x, fold)
+			if n != want {
+				t.Fatalf("cyrillicRun(% x, %v) = %d bytes, want %d", b[:], fold, n, want)
+			}
+			for k, c := range folded {
+				if got := byte(f >> (56 - 8*k)); got != c {
+					t.Fatalf("cyrillicRun(% x, %v): byte %d is %#x, want %#x", b[:], fold, k, got, c)
 				}
 			}
 		}

@@ -66,41 +66,57 @@ type wordSlot struct {
 	h      uint32
 	node   int32
 	off, n uint32 // the word is keys[off : off+n]
+	// end is what the trie walk over the word finds when an inert
+	// character follows it, kept here so that finishWord need not look
+	// at the trie (which misses the cache): the walk ends, with the id of
+	// the one pattern that ends at node, or endsNone if none does; or
+	// endsUnknown (several patterns end at node, or the walk may go on).
+	end int32
 }
 
-// lookup returns the trie node that first word w (normalised, with hash
-// h as skipWord computes it) leads to, if w is a first word.
-func (w *wordSet) lookup(h uint32, word []byte) (int32, bool) {
+const (
+	endsNone    = -1
+	endsUnknown = -2
+)
+
+// mayHold reports whether a first word may have hash h (the Bloom test).
+func (w *wordSet) mayHold(h uint32) bool {
+	return has(w.bits, slot(h, wordBits)) && has(w.bits, h&(1<<wordBits-1))
+}
+
+// lookup returns the entry of first word w (normalised, with hash h as
+// skipWord computes it), or nil if w is no first word.
+func (w *wordSet) lookup(h uint32, word []byte) *wordSlot {
 	mask := uint32(len(w.slots) - 1)
 	for k := (h * 0x9E3779B1) >> w.shift; ; k = (k + 1) & mask {
 		e := &w.slots[k]
 		if e.n == 0 {
-			return 0, false
+			return nil
 		}
 		if e.h == h && string(w.keys[e.off:e.off+e.n]) == string(word) {
-			return e.node, true
+			return e
 		}
 	}
 }
 
 // lookupStr is lookup for a word as it stands in the text: a word that
 // is already normalised (most are) needs no folded copy.
-func (w *wordSet) lookupStr(h uint32, word string) (int32, bool) {
+func (w *wordSet) lookupStr(h uint32, word string) *wordSlot {
 	mask := uint32(len(w.slots) - 1)
 	for k := (h * 0x9E3779B1) >> w.shift; ; k = (k + 1) & mask {
 		e := &w.slots[k]
 		if e.n == 0 {
-			return 0, false
+			return nil
 		}
 		if e.h == h && string(w.keys[e.off:e.off+e.n]) == word {
-			return e.node, true
+			return e
 		}
 	}
 }
 
 // insert adds a first word; a word already present is kept.
 func (w *wordSet) insert(h uint32, word string, node int32) {
-	if _, ok := w.lookup(h, []byte(word)); ok {
+	if w.lookup(h, []byte(word)) != nil {
 		return
 	}
 	mask := uint32(len(w.slots) - 1)
@@ -206,6 +222,29 @@ func (m *matcher) initPrefilter(acStrs, trStrs []string, trIDs []int32) {
 		m.wordLead[c] = m.plain[c] != 0
 		m.inert[c] = cls&clsWord == 0 && !m.acStart[f] && (cls&clsSep == 0 || !m.cfg.separators)
 	}
+	for k := range m.words.slots {
+		if e := &m.words.slots[k]; e.n != 0 {
+			e.end = m.wordEnd(e.node)
+		}
+	}
+}
+
+// wordEnd is wordSlot.end for a first word that leads to trie node n.
+func (m *matcher) wordEnd(n int32) int32 {
+	tr := m.trie
+	nd := &tr.nodes[n]
+	for _, e := range tr.edges[nd.edgeStart : nd.edgeStart+nd.edgeN] {
+		if m.inert[byte(e)] {
+			return endsUnknown // inert bytes fold to themselves: the walk may go on
+		}
+	}
+	switch nd.outEnd - nd.outStart {
+	case 0:
+		return endsNone
+	case 1:
+		return tr.outs[nd.outStart]
+	}
+	return endsUnknown
 }
 
 // foldCyrillic folds the UTF-8 bytes of a basic Cyrillic letter.
@@ -332,7 +371,8 @@ func (m *matcher) mayStartAfter(g *gramSet, str string, i, lim int, atEOF bool, 
 // pattern can start there (see the words test above), and returns the
 // word's end. It answers only when the whole word and the character after
 // it are ones fast knows and final, and none of the word's characters may
-// start an automaton pattern.
+// start an automaton pattern. It goes one character at a time: the
+// common words are skipCommon's, eight bytes at a time.
 //
 // h is the hash of the word's normalised bytes (wordSet.lookup's key).
 func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdict, h uint32) {
@@ -340,27 +380,10 @@ func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdi
 		return i, undecided, 0
 	}
 	var wh wordHash
-	for m.swar && i+8 <= lim && str[i] < utf8.RuneSelf {
-		// Eight bytes at a time: most Latin words are short runs of
-		// ASCII letters, and one load finds the run's end.
-		b := str[i : i+8]
-		x := uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
-			uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
-		f, n := letterRun(x, m.cfg.fold)
-		if n < 8 {
-			if n > 0 {
-				wh.acc, wh.k = f>>(64-8*n), uint(n)
-				i += n
-			}
-			break
-		}
-		wh.h = (wh.h ^ f) * wordMul
-		i += 8
-	}
 	for i < lim {
 		c := str[i]
 		if f := m.plain[c]; f != 0 { // the common case: a letter or digit
-			wh.push(f)
+			wh = wh.push(f)
 			i++
 			continue
 		}
@@ -375,7 +398,7 @@ func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdi
 					if m.acCyr && m.mayStart(m.acGram, str, i, lim, atEOF) {
 						return i, undecided, 0
 					}
-					wh.push2(f)
+					wh = wh.push2(f)
 					i += 2
 					continue
 				}
@@ -390,7 +413,7 @@ func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdi
 			if m.mayStart(m.acGram, str, i, lim, atEOF) {
 				return i, undecided, 0
 			}
-			wh.push(m.asciiFold[c])
+			wh = wh.push(m.asciiFold[c])
 			i++
 			continue
 		}
@@ -400,7 +423,7 @@ func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdi
 		if cls&clsSep != 0 && m.cfg.separators || !settled(str, i+n, lim) && m.combinable(str, i+n, lim, atEOF) {
 			return i, undecided, 0
 		}
-		if h := wh.sum(); has(m.words.bits, slot(h, wordBits)) && has(m.words.bits, h&(1<<wordBits-1)) {
+		if h := wh.sum(); m.words.mayHold(h) {
 			return i, firstWord, h
 		}
 		return i, noPattern, 0
@@ -408,9 +431,127 @@ func (m *matcher) skipWord(str string, i, lim int, atEOF bool) (end int, v verdi
 	return i, undecided, 0
 }
 
+// skipCommon is skip's loop for the most common text, which it passes as
+// skip would: spaces and punctuation that are inert, whole words that
+// skipWord would pass as noPattern (with an inert character after them),
+// runs of ideographs. It calls nothing, so that its state stays in
+// registers, and returns at the first thing it does not handle, for skip
+// to deal with. It starts and stops after a character that is no
+// spaced-script word character (skip's lastSW is false), and returns
+// where it stopped and skip's lastWord there. When it stops at a word
+// that may be the first word of a trie pattern, it returns the word's end
+// and hash too (end > next), else end == next.
+func (m *matcher) skipCommon(str string, i, lim int, lastWord bool) (next int, word bool, end int, h uint32) {
+	str = str[:lim] // so that the compiler sees which indexes are in range
+	for i+8 <= lim {
+		c := str[i]
+		if m.inert[c] {
+			if !settled(str, i+1, lim) {
+				break
+			}
+			i, lastWord = i+1, false
+			continue
+		}
+		if m.wordLead[c] {
+			if !m.words.ok {
+				break
+			}
+			// A word, eight bytes at a time: most are short runs of
+			// ASCII letters or of basic Cyrillic ones, and one load
+			// finds the run's end.
+			j := i
+			var wh wordHash
+			for {
+				if j+8 > lim {
+					return i, lastWord, i, 0
+				}
+				b := str[j : j+8]
+				x := uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+					uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+				var f uint64
+				var n int
+				if int64(x) >= 0 { // the first byte is ASCII (tested on x, so that the bytes load as one word)
+					if !m.swar {
+						return i, lastWord, i, 0
+					}
+					f, n = letterRun(x, m.cfg.fold)
+				} else {
+					if m.acCyr {
+						return i, lastWord, i, 0 // each letter needs skipWord's automaton test
+					}
+					f, n = cyrillicRun(x, m.cfg.fold)
+				}
+				if n < 8 {
+					// With n == 0 this adds nothing (a shift by 64
+					// gives 0), which spares a branch on the length.
+					wh.acc, wh.k = f>>(uint(56-8*n)&63)>>8, uint(n)
+					j += n
+					break
+				}
+				wh.h = (wh.h ^ f) * wordMul
+				j += 8
+			}
+			// The word must end here, at ASCII that is no word
+			// character (most often a space) and is inert, followed by
+			// a character that cannot combine with it: skipWord's test
+			// of the character after a word, in short.
+			t := str[j]
+			if j == i || !m.inert[t] || !settled(str, j+1, lim) {
+				break
+			}
+			if h := wh.sum(); m.words.mayHold(h) {
+				return i, lastWord, j, h
+			}
+			i, lastWord = j+1, false
+			continue
+		}
+		if r, ok := ideograph(str, i, lim); ok && m.acStart[c] && m.acGram.q == 2 {
+			// Ideographs that may start automaton patterns: the common
+			// case in text without spaces, where each character is a
+			// possible start. This is mayStartAfter's test for
+			// two-character grams, inline, for a next character that is
+			// an ideograph or inert ASCII (most often a space), not
+			// followed by one that might combine with it.
+			g := m.acGram
+			for {
+				var r2 rune
+				n2 := 3
+				if v, ok := ideograph(str, i+3, lim); ok {
+					r2 = v
+				} else if c2 := str[i+3]; m.inert[c2] {
+					r2, n2 = rune(m.asciiFold[c2]), 1
+				} else {
+					return i, lastWord, i, 0
+				}
+				if !settled(str, i+3+n2, lim) {
+					return i, lastWord, i, 0
+				}
+				// The test of r as a first character and that of the
+				// gram, without a branch on either (on mixed text the
+				// first is a coin toss). An ideograph whose lead byte
+				// starts no pattern is no first character either, so
+				// for one this is what skip would do.
+				f, gs := uint32(r-0x4E00), slot(mix(mix(0, uint32(r)), uint32(r2)), gramBits)
+				if m.acFirst[f>>6]>>(f&63)&(g.bits[gs>>6]>>(gs&63))&1 != 0 {
+					return i, lastWord, i, 0
+				}
+				if n2 == 1 {
+					i, lastWord = i+4, false // the ideograph and the inert character after it
+					break
+				}
+				i, r, lastWord = i+3, r2, true
+			}
+			continue
+		}
+		break
+	}
+	return i, lastWord, i, 0
+}
+
 // wordHash hashes a word's normalised bytes eight at a time (big-endian),
-// so that skipWord can add a run of ASCII letters in one step and one
-// byte at a time alike.
+// so that skipCommon can add a run of letters in one step and skipWord
+// one byte at a time alike. Its methods take and return values rather
+// than pointers, so that a wordHash stays in registers.
 type wordHash struct {
 	h, acc uint64 // acc: the last k bytes, not yet mixed into h
 	k      uint
@@ -418,27 +559,20 @@ type wordHash struct {
 
 const wordMul = 0x9E3779B97F4A7C15
 
-func (w *wordHash) push(b byte) {
+func (w wordHash) push(b byte) wordHash {
 	w.acc = w.acc<<8 | uint64(b)
 	if w.k++; w.k == 8 {
 		w.h, w.acc, w.k = (w.h^w.acc)*wordMul, 0, 0
 	}
+	return w
 }
 
-// push2 is push(byte(v>>8)); push(byte(v)).
-func (w *wordHash) push2(v uint16) {
-	if w.k < 7 {
-		w.acc = w.acc<<16 | uint64(v)
-		if w.k += 2; w.k == 8 {
-			w.h, w.acc, w.k = (w.h^w.acc)*wordMul, 0, 0
-		}
-		return
-	}
-	w.push(byte(v >> 8))
-	w.push(byte(v))
+// push2 is push(byte(v>>8)).push(byte(v)).
+func (w wordHash) push2(v uint16) wordHash {
+	return w.push(byte(v >> 8)).push(byte(v))
 }
 
-func (w *wordHash) sum() uint32 {
+func (w wordHash) sum() uint32 {
 	x := (w.h ^ w.acc ^ uint64(w.k)<<56) * wordMul // acc's top byte is free when k < 8
 	x = (x ^ x>>29) * 0xBF58476D1CE4E5B9
 	return uint32(x >> 32)
@@ -447,7 +581,7 @@ func (w *wordHash) sum() uint32 {
 func hashWord(word string) uint32 {
 	var w wordHash
 	for k := 0; k < len(word); k++ {
-		w.push(word[k])
+		w = w.push(word[k])
 	}
 	return w.sum()
 }
@@ -469,18 +603,47 @@ func letterRun(x uint64, fold bool) (f uint64, n int) {
 	return x, n
 }
 
+// cyrillicRun is letterRun for basic Cyrillic letters (U+0410..U+044F,
+// two bytes each): how many bytes of x from the top are such letters (0,
+// 2, 4, 6 or 8), and x with every letter folded as cyrFold folds it if
+// fold is set. It works on the four 16-bit lanes of x at once, and is
+// written to stay within the compiler's inlining budget.
+func cyrillicRun(x uint64, fold bool) (uint64, int) {
+	const (
+		lanes = 0x0001000100010001
+		top   = 0x8000 * lanes
+	)
+	// t: the letter's offset from U+0400 (the lead byte's bit 0, then the
+	// trail byte's six bits), 0..127 in every lane; u = t + 0x30 has bit
+	// 6 set and bit 7 clear just for U+0410..U+044F.
+	t := x>>2&(0x40*lanes) | x&(0x3F*lanes)
+	u := t + 0x30*lanes
+	in := u &^ (u >> 1) & (0x40 * lanes)
+	if fold {
+		t += (in &^ (u << 1)) >> 1 // + 0x20 for a capital (u's bit 5 clear): its small letter
+	}
+	// The bytes again, from t (unchanged unless folded); and the letters
+	// in range whose lead byte is 0xD0 or 0xD1 and whose second byte is a
+	// continuation byte: z = x&0xFEC0 ^ 0xD080 is 0, so bit 15 of
+	// z>>1 + 0x7FFF is clear. z's bit 0 is clear, so z>>1 takes in
+	// nothing from the lane above, and no addition here carries into
+	// another lane.
+	return 0xD080*lanes | t&(0x40*lanes)<<2 | t&(0x3F*lanes),
+		bits.LeadingZeros64(^(in<<9&^((x&(0xFEC0*lanes)^(0xD080*lanes))>>1+0x7FFF*lanes))&top) / 8
+}
+
 // lookupWord looks up word (skipWord passed it, with hash h): as it
 // stands if it is already normalised, else a folded copy.
-func (s *scanner) lookupWord(h uint32, word string) (int32, bool) {
+func (s *scanner) lookupWord(h uint32, word string) *wordSlot {
 	m := s.m
-	if node, ok := m.words.lookupStr(h, word); ok {
+	if e := m.words.lookupStr(h, word); e != nil {
 		// A first word is normalised, so the text's word equals its
 		// normalised form.
-		return node, true
+		return e
 	}
 	s.wordBuf = m.foldFast(append(s.wordBuf[:0], word...))
 	if string(s.wordBuf) == word {
-		return 0, false // already normalised: the lookup above was exact
+		return nil // already normalised: the lookup above was exact
 	}
 	return m.words.lookup(h, s.wordBuf)
 }
@@ -504,11 +667,32 @@ const (
 // word reaches (node is -1 otherwise). No automaton pattern starts inside
 // such a word (skipWord checks), and any trie pattern that ends inside it
 // needs a word boundary there (or the word test would be off), so the
-// walk's outcome is the node alone.
+// walk's outcome is the node alone. When the walk cannot go on past the
+// word, finishWord settles it here instead, and skip goes on.
+//
+// The most common text goes through skipCommon; the rest of the loop is
+// for what it leaves.
 func (s *scanner) skip(i, lim int, atEOF bool, lastSW, lastWord bool) (end int, sw, word bool, from int, node int32) {
 	m := s.m
 	str := s.orig
 	for i+1 < lim {
+		if !lastSW {
+			var j int
+			var h uint32
+			if i, lastWord, j, h = m.skipCommon(str, i, lim, lastWord); j > i {
+				// A word that skipCommon passed whole and that may be
+				// the first word of trie patterns: look it up.
+				if e := s.lookupWord(h, str[i:j]); e != nil && !s.finishWord(i, j, e) {
+					return j, true, true, i, e.node
+				}
+				// skipCommon checked that an inert character follows.
+				i, lastSW, lastWord = j+1, false, false
+				continue
+			}
+			if i+1 >= lim {
+				break
+			}
+		}
 		c := str[i]
 		if lastSW && m.plain[c] != 0 {
 			// Inside a word: letters on which the automaton stays at its
@@ -526,14 +710,15 @@ func (s *scanner) skip(i, lim int, atEOF bool, lastSW, lastWord bool) (end int, 
 			}
 		}
 		if !lastSW && m.wordLead[c] && m.trie != nil {
-			// The start of a Latin or Cyrillic word, the most common
-			// case: the word test first. Whatever it passes is known
+			// The start of a Latin or Cyrillic word that skipCommon
+			// left (near the end of the text, or not all letters it
+			// knows): the word test first. Whatever it passes is known
 			// not to combine, so this is what the general case below
 			// would do.
 			j, v, h := m.skipWord(str, i, lim, atEOF)
 			if v == firstWord {
-				if node, ok := s.lookupWord(h, str[i:j]); ok {
-					return j, true, true, i, node
+				if e := s.lookupWord(h, str[i:j]); e != nil && !s.finishWord(i, j, e) {
+					return j, true, true, i, e.node
 				}
 				v = noPattern
 			}
@@ -564,22 +749,14 @@ func (s *scanner) skip(i, lim int, atEOF bool, lastSW, lastWord bool) (end int, 
 			}
 			acMay = m.acStart[m.asciiFold[c]]
 		} else if r, ok := ideograph(str, i, lim); ok && i+3 < lim && m.acStart[c] {
-			// An ideograph that may start automaton patterns: the common
-			// case in text without spaces, where each character is a
-			// possible start. Hash it here rather than decode it again.
+			// An ideograph that may start automaton patterns, which
+			// skipCommon left: hash it here rather than decode it
+			// again.
 			if !settled(str, i+3, lim) && m.combinable(str, i+3, lim, atEOF) {
 				break
 			}
-			if has(m.acFirst, uint32(r-0x4E00)) {
-				// Most often the next character is an ideograph too:
-				// mayStartAfter's test for two-character grams, inline.
-				if r2, ok := ideograph(str, i+3, lim); ok && m.acGram.q == 2 && settled(str, i+6, lim) {
-					if has(m.acGram.bits, slot(mix(mix(0, uint32(r)), uint32(r2)), gramBits)) {
-						break
-					}
-				} else if m.mayStartAfter(m.acGram, str, i+3, lim, atEOF, 1, mix(0, uint32(r))) {
-					break
-				}
+			if has(m.acFirst, uint32(r-0x4E00)) && m.mayStartAfter(m.acGram, str, i+3, lim, atEOF, 1, mix(0, uint32(r))) {
+				break
 			}
 			lastSW, lastWord = false, true
 			i += 3
@@ -601,9 +778,8 @@ func (s *scanner) skip(i, lim int, atEOF bool, lastSW, lastWord bool) (end int, 
 			if v == firstWord {
 				// Look the word up exactly: the trie node its walk
 				// reaches, or none (the hash set only says "maybe").
-				node, ok := s.lookupWord(h, str[i:j])
-				if ok {
-					return j, true, true, i, node
+				if e := s.lookupWord(h, str[i:j]); e != nil && !s.finishWord(i, j, e) {
+					return j, true, true, i, e.node
 				}
 				v = noPattern
 			}
@@ -622,4 +798,43 @@ func (s *scanner) skip(i, lim int, atEOF bool, lastSW, lastWord bool) (end int, 
 		i += n
 	}
 	return i, lastSW, lastWord, 0, -1
+}
+
+// finishWord ends, where it can, the trie walk over a first word that
+// skip passed (str[i:j], with entry e) without handing it to fast: when
+// the byte after the word leaves the trie, the walk ends with the word,
+// and the patterns ending at its node are exactly matches. They all need
+// word boundaries (or the word test would be off), and the word has
+// them: skip passed its start after a character that is no spaced-script
+// word character, and skipWord checked the character after it. Recording
+// a match this way needs no normalised text, so it is done in modeFind
+// only; it reports whether it ended the walk.
+func (s *scanner) finishWord(i, j int, e *wordSlot) bool {
+	m := s.m
+	id := e.end
+	if c := s.orig[j]; !m.inert[c] || id == endsUnknown {
+		tr := m.trie
+		if tr.walk(e.node, m.asciiFold[c]) >= 0 {
+			return false
+		}
+		if !tr.output(e.node) {
+			return true
+		}
+		if s.mode != modeFind {
+			return false
+		}
+		nd := &tr.nodes[e.node]
+		for _, id := range tr.outs[nd.outStart:nd.outEnd] {
+			s.addMatch(Match{Start: s.base + i, End: s.base + j, Entry: m.pats[id].entry})
+		}
+		return true
+	}
+	if id == endsNone {
+		return true
+	}
+	if s.mode != modeFind {
+		return false
+	}
+	s.addMatch(Match{Start: s.base + i, End: s.base + j, Entry: m.pats[id].entry})
+	return true
 }

@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -791,7 +792,7 @@ func (s *scanner) confirm(c candidate) {
 	ks, ke := c.start-s.nbase, c.end-s.nbase
 	switch s.mode {
 	case modeFind:
-		s.matches = append(s.matches, s.match(ks, ke, c.id))
+		s.addMatch(s.match(ks, ke, c.id))
 	case modeMask:
 		if len(s.matches) == 0 {
 			s.matches = append(s.matches, s.match(ks, ke, c.id))
@@ -804,6 +805,16 @@ func (s *scanner) confirm(c candidate) {
 		s.stopped = true
 		s.stopAt = int(s.info[ks].a)
 	}
+}
+
+// addMatch records a match in modeFind. It doubles the list when it is
+// full: append grows a long slice by a quarter, which copies (and clears)
+// a long list of matches several times over.
+func (s *scanner) addMatch(m Match) {
+	if len(s.matches) == cap(s.matches) {
+		s.matches = slices.Grow(s.matches, len(s.matches)+1)
+	}
+	s.matches = append(s.matches, m)
 }
 
 func (s *scanner) match(ks, ke int, id int32) Match {
