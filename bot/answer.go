@@ -279,10 +279,17 @@ func (r *reply) finish(status Status, notice, reason string) {
 	defer cancel()
 	rendered, err := r.stream.Close(ctx, notice)
 	if err != nil {
+		// What users see is only the start of the text: the reply is cut
+		// short, whatever the model did, and must not later be sent to
+		// the model as a complete turn.
 		r.log.Warn("final edit failed; storing what is visible", "err", err)
-		if reason == "" {
-			reason = "final edit failed: " + err.Error()
+		if status == StatusComplete {
+			status = StatusPartial
 		}
+		if reason != "" {
+			reason += "; "
+		}
+		reason += "final edit failed: " + err.Error()
 	}
 	out := ReplyOutcome{Text: rendered.Text, Status: status, Usage: r.usage, MessageIDs: rendered.MessageIDs, Error: reason}
 	if err := r.e.cfg.Conversations.FinishReply(ctx, r.id, out); err != nil {

@@ -371,3 +371,23 @@ func TestInvalidMessageRejected(t *testing.T) {
 }
 
 var _ sync.Locker = (*sync.Mutex)(nil)
+
+// A reply whose final edit the platform never took is stored with what
+// users saw, as partial with the reason, not as the complete answer: it
+// must not reach a later prompt as a whole turn.
+func TestFinalEditFailureStoredAsPartial(t *testing.T) {
+	r := newRig(t, echo, nil)
+	r.render.closeErr, r.render.visible = errors.New("final text not shown: context deadline exceeded"), 4
+	if err := r.engine.HandleMessage(context.Background(), msg("t1", "1", "hello there")); err != nil {
+		t.Fatal(err)
+	}
+	r.idle(t)
+	outs := r.conv.outcomes()
+	if len(outs) != 1 {
+		t.Fatalf("%d replies stored, want 1", len(outs))
+	}
+	o := outs[0]
+	if o.Status != bot.StatusPartial || o.Text != "you " || !strings.Contains(o.Error, "final edit failed: final text not shown") {
+		t.Errorf("stored %+v, want partial %q with the final edit's error", o, "you ")
+	}
+}

@@ -189,18 +189,24 @@ func words(ctx context.Context, text string, delta func(string)) (bot.Completion
 type textRenderer struct {
 	mu      sync.Mutex
 	streams []*textStream
+	// closeErr, when set, fails every Close with only the first visible
+	// bytes of the text shown (a final edit the platform never took).
+	closeErr error
+	visible  int
 }
 
 type textStream struct {
-	mu     sync.Mutex
-	status string
-	text   strings.Builder
-	closed bool
+	mu       sync.Mutex
+	status   string
+	text     strings.Builder
+	closed   bool
+	closeErr error
+	visible  int
 }
 
 func (r *textRenderer) Open(ctx context.Context, out bot.Outbox, thread bot.ThreadKey, posted func([]string)) bot.ReplyStream {
-	s := &textStream{}
 	r.mu.Lock()
+	s := &textStream{closeErr: r.closeErr, visible: r.visible}
 	r.streams = append(r.streams, s)
 	n := len(r.streams)
 	r.mu.Unlock()
@@ -230,6 +236,9 @@ func (s *textStream) Close(ctx context.Context, notice string) (bot.Rendered, er
 	defer s.mu.Unlock()
 	s.closed = true
 	t := s.text.String()
+	if s.closeErr != nil {
+		return bot.Rendered{Text: t[:min(s.visible, len(t))], MessageIDs: []string{"m"}}, s.closeErr
+	}
 	if notice != "" {
 		if t != "" {
 			t += "\n"

@@ -602,3 +602,27 @@ func TestErrorsNeverContainSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A URL may carry credentials (user:password@ or a key in the query): the
+// config's errors and check-config's output do not show them.
+func TestURLCredentialsNotShown(t *testing.T) {
+	for _, doc := range []string{
+		"[llm]\nbase_url = \"ftp://ana:SECRETPART@proxy.internal/v1\"",
+		"[llm]\nbase_url = \"http://[bad:SECRETPART@host/v1\"",
+		"[slack]\napi_url = \"gopher://proxy/?key=SECRETPART\"",
+	} {
+		_, err := Parse("c.toml", []byte(doc), noEnv)
+		if err == nil || !strings.Contains(err.Error(), "invalid URL") {
+			t.Errorf("%q: error %v, want an invalid URL", doc, err)
+		} else if strings.Contains(err.Error(), "SECRETPART") {
+			t.Errorf("%q: error leaks the credential: %v", doc, err)
+		}
+	}
+	c, err := Parse("c.toml", []byte("[llm]\nbase_url = \"https://ana:SECRETPART@proxy.internal/v1?api-key=SECRETPART\""), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := c.Redacted(); strings.Contains(out, "SECRETPART") || !strings.Contains(out, "proxy.internal/v1") {
+		t.Errorf("Redacted shows:\n%s", out)
+	}
+}

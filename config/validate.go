@@ -263,7 +263,7 @@ func (d *decoder) channelKey(path []string, k string) {
 func (d *decoder) httpURL(key, s string) {
 	u, err := url.Parse(s)
 	d.check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", p(key),
-		"invalid URL %q (want e.g. \"https://host/path/\")", s)
+		"invalid URL %q (want e.g. \"https://host/path/\")", RedactURL(s))
 }
 
 func (d *decoder) listenAddr(key, s string) {

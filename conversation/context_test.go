@@ -561,3 +561,45 @@ func TestSummaryCutsATurnLongerThanTheSummaryWindow(t *testing.T) {
 		t.Fatalf("summary_through %d, %v", through, err)
 	}
 }
+
+// A summary the model cut short (finish_reason "length") is not stored:
+// it would stand for turns it does not cover. The next try, after the
+// back-off, stores a whole one.
+func TestSummaryCutShortIsNotStored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		sum := &stubSummarizer{finish: "length"}
+		s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "p.db"), Models: smallModels(), MaxOutputTokens: 1024,
+			SummaryModel: sum, SummaryRetry: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(ctx)
+		key := testKey("cut")
+		for n := 1; n <= 60; n++ {
+			exchange(t, s, key, n, fmt.Sprintf("turn %d: %s", n, filler(n, 30)), "ok "+filler(n, 30))
+		}
+		summary := func() string {
+			t.Helper()
+			if _, err := s.Prompt(ctx, key, bot.PromptOptions{Model: smallModel}); err != nil {
+				t.Fatal(err)
+			}
+			s.waitSummaries()
+			var text string
+			if err := s.read.QueryRow("SELECT summary FROM threads").Scan(&text); err != nil {
+				t.Fatal(err)
+			}
+			return text
+		}
+		if got := summary(); got != "" {
+			t.Fatalf("a summary cut short was stored: %q", got)
+		}
+		sum.mu.Lock()
+		sum.finish = ""
+		sum.mu.Unlock()
+		time.Sleep(61 * time.Second)
+		if got := summary(); !strings.HasPrefix(got, "covered turns: 1-") {
+			t.Fatalf("summary after the retry = %q, want a whole one", got)
+		}
+	})
+}

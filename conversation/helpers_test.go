@@ -84,6 +84,7 @@ type stubSummarizer struct {
 	calls     int
 	reqs      []bot.ChatRequest
 	fail      error
+	finish    string        // finish_reason to answer with ("": "stop")
 	block     bool          // wait for the context to end
 	started   chan struct{} // signalled (if not nil) when a blocking call starts
 	returned  int           // calls that have returned
@@ -100,8 +101,11 @@ func (m *stubSummarizer) Stream(ctx context.Context, req bot.ChatRequest, _ func
 	m.calls++
 	m.reqs = append(m.reqs, req)
 	m.maxPrompt = max(m.maxPrompt, req.PromptTokens)
-	block, fail := m.block, m.fail
+	block, fail, finish := m.block, m.fail, m.finish
 	m.mu.Unlock()
+	if finish == "" {
+		finish = "stop"
+	}
 	defer func() {
 		m.mu.Lock()
 		m.returned++
@@ -131,7 +135,7 @@ func (m *stubSummarizer) Stream(ctx context.Context, req bot.ChatRequest, _ func
 		nums = append(nums, n)
 	}
 	sort.Ints(nums)
-	return bot.Completion{Text: "covered turns: " + ranges(nums), FinishReason: "stop"}, nil
+	return bot.Completion{Text: "covered turns: " + ranges(nums), FinishReason: finish}, nil
 }
 
 // coveredTurns parses the turn list of a stub summary.

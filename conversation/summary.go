@@ -157,6 +157,10 @@ func (s *Store) summarize(ctx context.Context, job summaryJob) error {
 		if err != nil {
 			return fmt.Errorf("summary model %s: %w", name, err)
 		}
+		if c.FinishReason != "" && c.FinishReason != "stop" {
+			// A summary cut short would stand for turns it does not cover.
+			return fmt.Errorf("summary model %s stopped early (finish_reason %q); keeping the previous summary", name, c.FinishReason)
+		}
 		text := strings.TrimSpace(c.Text)
 		if s.opts.SummaryFilter != nil {
 			text = strings.TrimSpace(s.opts.SummaryFilter(text))

@@ -121,14 +121,26 @@ func New(opts Options) (*Filter, error) {
 // Reload compiles opts and swaps it in. On error the previous lists stay
 // in force and the error says why (file and line of a bad entry).
 func (f *Filter) Reload(opts Options) error {
-	f.reload.Lock()
-	defer f.reload.Unlock()
-	l, err := compile(opts)
+	apply, err := f.Prepare(opts)
 	if err != nil {
 		return err
 	}
-	f.cur.Store(l)
+	apply()
 	return nil
+}
+
+// Prepare compiles opts without putting them in force; apply does. A
+// caller reloading several parts checks all of them before changing any.
+func (f *Filter) Prepare(opts Options) (apply func(), err error) {
+	l, err := compile(opts)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		f.reload.Lock()
+		defer f.reload.Unlock()
+		f.cur.Store(l)
+	}, nil
 }
 
 func compile(opts Options) (*lists, error) {

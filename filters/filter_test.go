@@ -222,6 +222,25 @@ func TestChannelRules(t *testing.T) {
 	}
 }
 
+// Prepare compiles new lists without putting them in force until apply.
+func TestPrepareAppliesOnlyOnApply(t *testing.T) {
+	f := mustNew(t, withWords("bad"))
+	apply, err := f.Prepare(withWords("good"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Mask(chA, "bad good"); got != "＊＊＊ good" {
+		t.Errorf("before apply = %q, want the old list in force", got)
+	}
+	apply()
+	if got := f.Mask(chA, "bad good"); got != "bad ＊＊＊＊" {
+		t.Errorf("after apply = %q, want the new list in force", got)
+	}
+	if _, err := f.Prepare(Options{Words: []string{"ok"}, Action: "shout"}); err == nil {
+		t.Error("Prepare accepted a bad action")
+	}
+}
+
 func TestListFilesAndReload(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "list.txt")

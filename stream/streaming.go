@@ -201,7 +201,7 @@ func (s *reply) fallBack(err error) {
 	defer cancel()
 	// Within the edit budget, so that a refusal here pauses it for the
 	// edits that follow.
-	_ = s.request(opEdit, s.editB, func(layout, time.Duration) error {
+	err = s.request(opEdit, s.editB, func(layout, time.Duration) error {
 		if err := s.streamer.StopStream(ctx, s.thread, id, ""); err != nil {
 			if _, ok := bot.AsRateLimited(err); ok {
 				return err
@@ -211,6 +211,11 @@ func (s *reply) fallBack(err error) {
 		s.lastWrite = time.Now() // the edits that follow keep MinEditInterval
 		return nil
 	})
+	if err != nil {
+		// The edits that follow still show the text; the platform ends
+		// the open stream on its own.
+		s.log.Warn("could not stop the stream before editing", "stream", id, "err", err)
+	}
 }
 
 // waitModel waits for the model side to change something.

@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -235,6 +236,22 @@ func TestDMQuotaGuildDefault(t *testing.T) {
 		if o.DMQuotaGuild != c.want {
 			t.Errorf("guild_ids %v, dm_quota_guild %q: DMs charged to %q, want %q", c.guilds, c.set, o.DMQuotaGuild, c.want)
 		}
+	}
+}
+
+// The table of reply-mode conversations already referenced stays bounded
+// however many conversations an hour brings.
+func TestReferencedTableBounded(t *testing.T) {
+	a, err := New(Options{Token: "x"}, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 * maxReferenced {
+		a.markReferenced(bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: chanID, Thread: fmt.Sprint(i)})
+	}
+	last := bot.ThreadKey{Platform: bot.PlatformDiscord, Workspace: guildID, Channel: chanID, Thread: fmt.Sprint(3*maxReferenced - 1)}
+	if n := len(a.firstPosted); n > maxReferenced || !a.referenced(last) {
+		t.Errorf("%d conversations kept (bound %d), newest kept %v", n, maxReferenced, a.referenced(last))
 	}
 }
 

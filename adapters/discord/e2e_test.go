@@ -307,11 +307,11 @@ func TestE2EDisallowedIntentStopsTheAdapter(t *testing.T) {
 
 func TestE2ECommands(t *testing.T) {
 	e := startE2E(t, discordfake.Options{}, fakeopenai.Options{}, nil)
-	start := time.Now()
+	// The fake refuses a callback after Discord's 3 s deadline (Refused).
 	id := e.fake.Interact(discordfake.Invocation{GuildID: guildID, ChannelID: chanID, UserID: aliceID, Command: "parley", Sub: "help"})
 	e.wait(t, "help", func() bool { r, _ := e.fake.Interaction(id); return r.Type != 0 || r.Refused > 0 })
 	r, _ := e.fake.Interaction(id)
-	if r.Refused != 0 || r.Type != 4 || r.Content != bot.HelpText || r.Responded.Sub(start) > 3*time.Second {
+	if r.Refused != 0 || r.Type != 4 || r.Content != bot.HelpText {
 		t.Errorf("help = %+v", r)
 	}
 

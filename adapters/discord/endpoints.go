@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -23,12 +24,17 @@ var apiSuffix = regexp.MustCompile(`^/api(/v[0-9]+)?$`)
 // process-wide and must happen before any discordgo session makes a
 // request; New calls it when Options.APIURL is set.
 func SetAPIURL(apiURL string) error {
+	// The URL is not echoed: it may hold credentials for a proxy.
 	u, err := url.Parse(strings.TrimSpace(apiURL))
 	if err != nil {
-		return fmt.Errorf("discord api_url %q: %w", apiURL, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("discord api_url: not a URL: %w", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("discord api_url %q: want an http(s) URL with a host", apiURL)
+		return fmt.Errorf("discord api_url: want an http(s) URL with a host, got scheme %q", u.Scheme)
 	}
 	u.RawQuery, u.Fragment = "", ""
 	path := strings.TrimRight(u.Path, "/")

@@ -180,15 +180,27 @@ func (a *Adapter) referenced(key bot.ThreadKey) bool {
 	return done
 }
 
+// maxReferenced bounds firstPosted. Forgetting a conversation only means
+// its next answer carries the reference again, so when the table is full
+// it drops entries older than an hour, then any, down to three quarters:
+// memory stays bounded and the sweep's cost is spread over many inserts.
+const maxReferenced = 4096
+
 func (a *Adapter) markReferenced(key bot.ThreadKey) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now()
-	if len(a.firstPosted) >= 4096 {
+	if len(a.firstPosted) >= maxReferenced {
 		for k, at := range a.firstPosted {
 			if now.Sub(at) > time.Hour {
 				delete(a.firstPosted, k)
 			}
+		}
+		for k := range a.firstPosted {
+			if len(a.firstPosted) <= maxReferenced*3/4 {
+				break
+			}
+			delete(a.firstPosted, k)
 		}
 	}
 	a.firstPosted[key.String()] = now

@@ -73,6 +73,7 @@ type userCache struct {
 }
 
 type userEntry struct {
+	id      string // the key it is cached under (info.ID may differ)
 	info    userInfo
 	expires time.Time
 }
@@ -106,11 +107,11 @@ func (c *userCache) get(ctx context.Context, id string) (userInfo, error) {
 	if e, ok := c.items[id]; ok {
 		c.order.Remove(e)
 	}
-	c.items[id] = c.order.PushBack(&userEntry{info: info, expires: time.Now().Add(c.ttl)})
+	c.items[id] = c.order.PushBack(&userEntry{id: id, info: info, expires: time.Now().Add(c.ttl)})
 	for c.order.Len() > c.max {
 		old := c.order.Front()
 		c.order.Remove(old)
-		delete(c.items, old.Value.(*userEntry).info.ID)
+		delete(c.items, old.Value.(*userEntry).id)
 	}
 	return info, nil
 }

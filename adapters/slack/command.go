@@ -2,7 +2,9 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +67,12 @@ func (a *Adapter) respond(ctx context.Context, cmd slack.SlashCommand, res bot.C
 		slack.MsgOptionResponseURL(cmd.ResponseURL, p.ResponseType),
 		slack.MsgOptionText(p.Text, false))
 	if err != nil {
+		// The URL is a capability (whoever holds it may answer): keep it
+		// out of the error, which is logged.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
+		}
 		return fmt.Errorf("post to response_url: %w", err)
 	}
 	return nil

@@ -2,6 +2,8 @@ package slack
 
 import (
 	"context"
+	"fmt"
+	"github.com/slack-go/slack"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -176,6 +178,24 @@ func TestUserCacheExpiresAndBounds(t *testing.T) {
 	})
 }
 
+// Slack may answer users.info with another form of the ID asked for
+// (Enterprise Grid): the cache still evicts what it stored.
+func TestUserCacheBoundWhenSlackRenamesIDs(t *testing.T) {
+	c := newUserCache(2, time.Minute, func(_ context.Context, id string) (userInfo, error) {
+		return userInfo{ID: "W" + id, Name: "n-" + id}, nil
+	})
+	for i := range 10 {
+		if _, err := c.get(t.Context(), fmt.Sprintf("U%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.items) != 2 || c.order.Len() != 2 {
+		t.Errorf("cache holds %d keys and %d entries, want 2 and 2", len(c.items), c.order.Len())
+	}
+}
+
 func TestSeenSetExpires(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newSeenSet(2, time.Minute)
@@ -210,5 +230,20 @@ func TestTypingRefusedIsQuiet(t *testing.T) {
 	// A DM without thread has no assistant status to set.
 	if err := a.Typing(t.Context(), bot.ThreadKey{Platform: bot.PlatformSlack, Channel: "D1", Thread: "D1"}); err != nil {
 		t.Error(err)
+	}
+}
+
+// response_url is a capability: a failed late answer's error (which is
+// logged) does not carry it.
+func TestResponseURLNotInErrors(t *testing.T) {
+	a, _ := newOutbox(t, slackfake.Options{})
+	cmd := slack.SlashCommand{Command: "/parley", ChannelID: "C1",
+		ResponseURL: "http://127.0.0.1:1/commands/T0001/123/SECRETPART"} // nothing listens on port 1
+	err := a.respond(t.Context(), cmd, bot.CommandResult{Text: "late", Ephemeral: true})
+	if err == nil {
+		t.Fatal("respond to a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), "SECRETPART") {
+		t.Errorf("error shows the response_url: %v", err)
 	}
 }

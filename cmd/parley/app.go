@@ -425,14 +425,16 @@ func newLogger(c config.Log, w io.Writer, interactiveConsole bool) *slog.Logger 
 
 // reload re-reads the config file (SIGHUP) and applies what can change
 // without dropping connections: prompts and models, the word filter, limits
-// and quota defaults. An invalid file changes nothing.
+// and quota defaults. An invalid file changes nothing: every part is
+// checked before any is applied.
 func (a *App) reload() error {
 	cfg, err := config.Load(a.ConfigPath, a.Env.Getenv)
 	if err != nil {
 		return err
 	}
+	applyFilter := func() {}
 	if a.filter != nil {
-		if err := a.filter.Reload(a.filterOptions(cfg.Filters)); err != nil {
+		if applyFilter, err = a.filter.Prepare(a.filterOptions(cfg.Filters)); err != nil {
 			return fmt.Errorf("word filter: %w", err)
 		}
 	}
@@ -444,9 +446,11 @@ func (a *App) reload() error {
 	if err != nil {
 		return err
 	}
+	// The gate checks its options before it changes anything.
 	if err := a.gate.Reload(lopts); err != nil {
 		return fmt.Errorf("limits: %w", err)
 	}
+	applyFilter()
 	a.engine.SetSettings(settingsFrom(cfg, model))
 	a.log.Info("config reloaded", "path", a.ConfigPath)
 	return nil
