@@ -13,6 +13,32 @@ import (
 // ErrShuttingDown is returned by HandleMessage once Shutdown has begun.
 var ErrShuttingDown = errors.New("parley is shutting down")
 
+// UnhandledNotice is what an adapter shows in the thread when
+// HandleMessage failed: platforms do not deliver an acknowledged event
+// again, so the user must be told to send the message again rather than
+// be met with silence.
+func UnhandledNotice(err error) string {
+	if errors.Is(err, ErrShuttingDown) {
+		return "⚠ Parley is restarting and could not take this message; please send it again in a minute."
+	}
+	return "⚠ Sorry, I could not take this message (an internal error); please send it again."
+}
+
+// unhandledNoticeTimeout bounds the post of an UnhandledNotice, which may
+// come while the daemon shuts down.
+const unhandledNoticeTimeout = 10 * time.Second
+
+// TellUnhandled posts UnhandledNotice(err) in the message's thread through
+// out, even when ctx is already cancelled (at shutdown), within a bound.
+func TellUnhandled(ctx context.Context, out Outbox, m Message, err error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unhandledNoticeTimeout)
+	defer cancel()
+	if _, perr := out.Post(ctx, m.Key(), UnhandledNotice(err)); perr != nil {
+		return fmt.Errorf("tell %s that message %s was not taken: %w", m.Key(), m.ID, perr)
+	}
+	return nil
+}
+
 // ErrUnknownPlatform is returned for a message from a platform that has no
 // registered Outbox.
 var ErrUnknownPlatform = errors.New("no adapter registered for platform")
@@ -132,6 +158,10 @@ type threadQueue struct {
 	jobs    []job
 	running bool
 	current *runningReply
+	// busyNoticed: a message found the queue full and got the busy
+	// notice; later ones are stored but not answered until the queue
+	// moves, so a flood cannot make the bot flood the thread back.
+	busyNoticed bool
 }
 
 type runningReply struct {
@@ -259,6 +289,15 @@ func (e *Engine) enqueue(key ThreadKey, j job) error {
 		e.threads[key] = q
 	}
 	if len(q.jobs) >= e.cfg.MaxPendingPerThread {
+		if q.busyNoticed {
+			e.log.Info("thread busy: message stored, not answered (the busy notice was given)",
+				"platform", key.Platform, "channel", key.Channel, "thread", key.Thread, "message", j.msg.ID)
+			if o := e.cfg.Observer; o != nil {
+				o.Refused(key, "thread_busy")
+			}
+			return nil
+		}
+		q.busyNoticed = true
 		e.workers.Add(1)
 		go func() {
 			defer e.workers.Done()
@@ -293,6 +332,7 @@ func (e *Engine) runThread(key ThreadKey, q *threadQueue) {
 		}
 		j := q.jobs[0]
 		q.jobs = q.jobs[1:]
+		q.busyNoticed = false // room again: the next overflow is told
 		e.mu.Unlock()
 
 		e.answer(key, q, j)

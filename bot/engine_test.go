@@ -391,3 +391,66 @@ func TestFinalEditFailureStoredAsPartial(t *testing.T) {
 		t.Errorf("stored %+v, want partial %q with the final edit's error", o, "you ")
 	}
 }
+
+// A thread whose queue is full answers the first message over the bound
+// with a busy notice, stores the rest without answering them (a flood is
+// not flooded back), and gives the notice again once the queue has moved.
+func TestThreadBusyNoticeOncePerFullQueue(t *testing.T) {
+	release := make(chan struct{})
+	r := newRig(t, func(n int, req bot.ChatRequest, ctx context.Context, delta func(string)) (bot.Completion, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return bot.Completion{}, ctx.Err()
+		}
+		return echo(n, req, ctx, delta)
+	}, func(c *bot.EngineConfig) { c.MaxPendingPerThread = 2 })
+	ctx := context.Background()
+	refusals := func() int {
+		n := 0
+		for _, o := range r.conv.outcomes() {
+			if o.Status == bot.StatusRefused {
+				if !strings.Contains(o.Text, "still working through earlier messages") {
+					t.Errorf("busy notice %q", o.Text)
+				}
+				n++
+			}
+		}
+		return n
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	send := func(from, to int) {
+		t.Helper()
+		for i := from; i <= to; i++ {
+			if err := r.engine.HandleMessage(ctx, msg("t1", fmt.Sprint(i), fmt.Sprintf("message %d", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// 1 is answered (blocked in the model), 2 and 3 wait, 4 gets the
+	// notice, 5–10 are stored only.
+	send(1, 1)
+	waitFor("the first reply to start", func() bool { return len(r.model.requests()) == 1 })
+	send(2, 10)
+	waitFor("the busy notice", func() bool { return refusals() == 1 })
+	if got := len(r.conv.userStatuses()); got != 10 {
+		t.Fatalf("%d user messages stored, want all 10", got)
+	}
+	// The queue moves: the next message over the bound is told again.
+	release <- struct{}{}
+	waitFor("the second reply to start", func() bool { return len(r.model.requests()) == 2 })
+	send(11, 12)
+	waitFor("a second busy notice", func() bool { return refusals() == 2 })
+	close(release)
+	r.idle(t)
+	if got := refusals(); got != 2 {
+		t.Errorf("%d busy notices, want 2", got)
+	}
+}

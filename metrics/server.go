@@ -58,6 +58,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	checks []ReadinessCheck
+	stuck  map[string]bool // checks that ignored their deadline and still run
 	srv    *http.Server
 	done   chan struct{} // closed when Serve returns
 }
@@ -111,7 +112,7 @@ func (s *Server) Ready(ctx context.Context) map[string]error {
 		wg.Go(func() {
 			cctx, cancel := context.WithTimeout(ctx, s.timeout)
 			defer cancel()
-			errs[i] = runCheck(cctx, c)
+			errs[i] = s.runCheck(cctx, c)
 		})
 	}
 	wg.Wait()
@@ -128,17 +129,37 @@ func (s *Server) Ready(ctx context.Context) map[string]error {
 	return failed
 }
 
-// runCheck gives up on a check that ignores ctx, so /readyz answers in time;
-// the check's goroutine ends when the check returns.
-func runCheck(ctx context.Context, c ReadinessCheck) error {
+// runCheck gives up on a check that ignores ctx, so /readyz answers in
+// time; the check's goroutine ends when the check returns. Until it does,
+// the check is not started again, so a hung check cannot pile up a
+// goroutine per probe.
+func (s *Server) runCheck(ctx context.Context, c ReadinessCheck) error {
+	s.mu.Lock()
+	if s.stuck[c.Name] {
+		s.mu.Unlock()
+		return errors.New("the previous check has not answered yet")
+	}
+	s.mu.Unlock()
 	res := make(chan error, 1)
 	go func() { res <- c.Check(ctx) }()
 	select {
 	case err := <-res:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("check did not answer: %w", ctx.Err())
 	}
+	s.mu.Lock()
+	if s.stuck == nil {
+		s.stuck = make(map[string]bool)
+	}
+	s.stuck[c.Name] = true
+	s.mu.Unlock()
+	go func() {
+		<-res
+		s.mu.Lock()
+		delete(s.stuck, c.Name)
+		s.mu.Unlock()
+	}()
+	return fmt.Errorf("check did not answer: %w", ctx.Err())
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

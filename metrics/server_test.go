@@ -73,8 +73,9 @@ func TestHealthAndReadiness(t *testing.T) {
 
 func TestReadinessCheckTimeout(t *testing.T) {
 	release := make(chan struct{})
-	defer close(release)
+	var calls atomic.Int32
 	stuck := ReadinessCheck{Name: "stuck", Check: func(context.Context) error {
+		calls.Add(1)
 		<-release // ignores ctx on purpose
 		return nil
 	}}
@@ -82,6 +83,25 @@ func TestReadinessCheckTimeout(t *testing.T) {
 	failed := s.Ready(context.Background())
 	if !errors.Is(failed["stuck"], context.DeadlineExceeded) {
 		t.Fatalf("stuck check: %v", failed)
+	}
+	// Probes while it hangs fail without starting it again.
+	for range 5 {
+		if failed := s.Ready(context.Background()); failed["stuck"] == nil {
+			t.Fatal("a hung check reported ready")
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("hung check started %d times, want 1", n)
+	}
+	// Once it answers, it runs again.
+	close(release)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if failed := s.Ready(context.Background()); failed == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("check never ran again after it answered")
+		}
 	}
 }
 

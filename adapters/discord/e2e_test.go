@@ -378,3 +378,18 @@ func TestE2EEditUpdatesStoredTextAndDeleteCancels(t *testing.T) {
 		t.Errorf("the deleted question's answer streamed to the end")
 	}
 }
+
+// A message the engine cannot take (here: it is shutting down) is not met
+// with silence: Discord will not deliver the event again, so the user is
+// told to send it again.
+func TestE2EUnhandledMessageTold(t *testing.T) {
+	e := startE2E(t, discordfake.Options{}, fakeopenai.Options{}, nil)
+	if err := e.rig.Engine.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.Send(dmID, aliceID, "are you there?")
+	e.reply(t, dmID, 0, bot.UnhandledNotice(bot.ErrShuttingDown))
+	if n := len(e.rig.Model.Requests()); n != 0 {
+		t.Errorf("%d model requests, want 0", n)
+	}
+}

@@ -76,7 +76,11 @@ func (a *Adapter) handleCreate(ctx context.Context, h bot.Handler, m *discordgo.
 	deliver := func(channel, thread string) {
 		msg.Channel, msg.Thread = channel, thread
 		if err := h.HandleMessage(ctx, msg); err != nil {
+			// Discord will not deliver the event again: tell the user.
 			log.Error("handle message", "err", err)
+			if terr := bot.TellUnhandled(ctx, a, msg, err); terr != nil {
+				log.Error("message not taken and the user not told", "err", terr)
+			}
 		}
 	}
 	if msg.IsDM {

@@ -82,6 +82,18 @@ func newUserCache(max int, ttl time.Duration, fetch func(context.Context, string
 	return &userCache{fetch: fetch, ttl: ttl, max: max, order: list.New(), items: make(map[string]*list.Element)}
 }
 
+// cached returns id's entry if it is cached and fresh, without fetching.
+func (c *userCache) cached(id string) (userInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[id]; ok {
+		if ent := e.Value.(*userEntry); time.Now().Before(ent.expires) {
+			return ent.info, true
+		}
+	}
+	return userInfo{}, false
+}
+
 func (c *userCache) get(ctx context.Context, id string) (userInfo, error) {
 	now := time.Now()
 	c.mu.Lock()

@@ -456,3 +456,22 @@ func TestE2EHTTPMode(t *testing.T) {
 		t.Errorf("%d bot messages in all, want only the reply to the signed request", n)
 	}
 }
+
+// A message the engine cannot take (here: it is shutting down) is not met
+// with silence: Slack will not deliver the acked event again, so the user
+// is told in the thread to send it again.
+func TestE2EUnhandledMessageTold(t *testing.T) {
+	e := startE2E(t, slackfake.Options{}, testrig.Options{})
+	if err := e.rig.Engine.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	root := "1700002500.000001"
+	e.send("", mention("C1", "U1", "<@UBOT> are you there?", root, ""))
+	eventually(t, "the notice", func() bool { return len(e.fake.Thread("C1", root)) == 1 })
+	if m := e.fake.Thread("C1", root)[0]; m.Text != bot.UnhandledNotice(bot.ErrShuttingDown) {
+		t.Errorf("thread shows %q, want the restart notice", m.Text)
+	}
+	if n := len(e.rig.Model.Requests()); n != 0 {
+		t.Errorf("%d model requests, want 0", n)
+	}
+}

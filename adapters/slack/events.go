@@ -40,7 +40,7 @@ func (a *Adapter) handleEventsAPI(ctx context.Context, h bot.Handler, ev slackev
 		return
 	}
 	if err != nil {
-		a.log.Warn("slack event not handled", "event_id", eventID, "type", ev.InnerEvent.Type, "err", err)
+		a.log.Error("slack event not handled", "event_id", eventID, "type", ev.InnerEvent.Type, "err", err)
 	}
 }
 
@@ -142,8 +142,13 @@ func (a *Adapter) deliver(ctx context.Context, h bot.Handler, m bot.Message, raw
 	}
 	a.rememberAuthor(m.Key(), m.AuthorID)
 	if err := h.HandleMessage(ctx, m); err != nil {
-		// Let a redelivery try again.
+		// Slack will not deliver the acked event again: tell the user,
+		// and let a copy of it (message.channels after app_mention) or a
+		// message sent again through.
 		a.seen.forget("msg:" + m.EventID)
+		if terr := bot.TellUnhandled(ctx, a, m, err); terr != nil {
+			a.log.Error("message not taken and the user not told", "err", terr)
+		}
 		return fmt.Errorf("handle message %s: %w", m.EventID, err)
 	}
 	return nil
@@ -199,6 +204,9 @@ func (a *Adapter) keyOf(team, channel, channelType, threadTS, ts string) bot.Thr
 // specialRe matches Slack's <…> control sequences in message text.
 var specialRe = regexp.MustCompile(`<([^<>]*)>`)
 
+// maxMentionLookups bounds the users.info calls one message may cause.
+const maxMentionLookups = 10
+
 func (a *Adapter) mentionsBot(raw string) bool {
 	self := a.identity()
 	return self.UserID != "" && (strings.Contains(raw, "<@"+self.UserID+">") || strings.Contains(raw, "<@"+self.UserID+"|"))
@@ -209,6 +217,7 @@ func (a *Adapter) mentionsBot(raw string) bool {
 // sequences as plain text, entities unescaped.
 func (a *Adapter) prepareText(ctx context.Context, raw string) string {
 	self := a.identity()
+	lookups := 0
 	out := specialRe.ReplaceAllStringFunc(raw, func(tok string) string {
 		body := tok[1 : len(tok)-1]
 		target, label, hasLabel := strings.Cut(body, "|")
@@ -218,8 +227,17 @@ func (a *Adapter) prepareText(ctx context.Context, raw string) string {
 			if id == self.UserID {
 				return ""
 			}
-			if u, err := a.users.get(ctx, id); err == nil {
+			// A message can mention many users; past a few, names come
+			// from the cache or the mention's own label, so one message
+			// cannot spend the workspace's users.info budget.
+			if u, ok := a.users.cached(id); ok {
 				return "@" + u.Name
+			}
+			if lookups < maxMentionLookups {
+				lookups++
+				if u, err := a.users.get(ctx, id); err == nil {
+					return "@" + u.Name
+				}
 			}
 			if hasLabel && label != "" {
 				return "@" + strings.TrimPrefix(label, "@")

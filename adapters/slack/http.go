@@ -76,7 +76,7 @@ func (a *Adapter) runHTTP(ctx context.Context, h bot.Handler, wg *sync.WaitGroup
 	ln := a.opts.Listener
 	if ln == nil {
 		var err error
-		ln, err = net.Listen("tcp", a.opts.Listen)
+		ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", a.opts.Listen)
 		if err != nil {
 			return fmt.Errorf("slack http listen on %s: %w", a.opts.Listen, err)
 		}

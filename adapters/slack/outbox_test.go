@@ -247,3 +247,31 @@ func TestResponseURLNotInErrors(t *testing.T) {
 		t.Errorf("error shows the response_url: %v", err)
 	}
 }
+
+// One message mentioning many users costs at most maxMentionLookups
+// users.info calls; the others are named by their mention's label.
+func TestMentionLookupsBounded(t *testing.T) {
+	a, _ := newOutbox(t, slackfake.Options{})
+	calls := 0
+	a.users = newUserCache(100, time.Minute, func(_ context.Context, id string) (userInfo, error) {
+		calls++
+		return userInfo{ID: id, Name: "n-" + id}, nil
+	})
+	var raw strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&raw, "<@U%d|label%d> ", i, i)
+	}
+	got := a.prepareText(t.Context(), raw.String())
+	if calls != maxMentionLookups {
+		t.Errorf("%d users.info calls for 30 mentions, want %d", calls, maxMentionLookups)
+	}
+	if !strings.Contains(got, "@n-U0 ") || !strings.Contains(got, "@label29") {
+		t.Errorf("prepared text %q: want looked-up names first, labels after the bound", got)
+	}
+	// Cached names cost nothing and do not count against the bound.
+	calls = 0
+	a.prepareText(t.Context(), raw.String())
+	if calls != maxMentionLookups {
+		t.Errorf("second message: %d calls, want %d (the first ten cached, ten more looked up)", calls, maxMentionLookups)
+	}
+}
