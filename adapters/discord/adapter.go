@@ -53,8 +53,8 @@ var (
 	_ bot.Typer   = (*Adapter)(nil)
 )
 
-// New prepares an adapter; Run connects it. When opts.APIURL is set, New
-// points discordgo's package-level endpoints at it (see SetAPIURL).
+// New prepares an adapter; Run connects it. When opts.APIURL is set, the
+// adapter's REST calls go there (see apiRewrite).
 func New(opts Options, logger *slog.Logger) (*Adapter, error) {
 	if err := opts.normalize(); err != nil {
 		return nil, err
@@ -62,8 +62,10 @@ func New(opts Options, logger *slog.Logger) (*Adapter, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	var api *apiRewrite
 	if opts.APIURL != "" {
-		if err := SetAPIURL(opts.APIURL); err != nil {
+		var err error
+		if api, err = newAPIRewrite(opts.APIURL); err != nil {
 			return nil, err
 		}
 	}
@@ -85,6 +87,7 @@ func New(opts Options, logger *slog.Logger) (*Adapter, error) {
 	a.dir = newDirectory(s)
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	a.tr = newTransport(base, a.routes)
+	a.tr.api = api
 
 	a.intent = discordgo.IntentsGuildMessages | discordgo.IntentsDirectMessages
 	if opts.MessageContentIntent {

@@ -59,10 +59,10 @@
 // Discord), so the engine's persisted de-duplication drops a MESSAGE_CREATE
 // replayed by a resumed session or seen again after a restart.
 //
-// # Process-wide API URL
+// # API URL
 //
-// discordgo keeps its REST endpoints in package-level variables computed at
-// load time. New rewrites them (see SetAPIURL) when Options.APIURL is set, so
-// all discordgo sessions in the process share one API base URL. This is a
-// discordgo limitation; Parley runs one Discord adapter per process.
+// discordgo keeps its REST endpoints in package-level variables. They are
+// left alone: when Options.APIURL is set, the adapter's HTTP transport
+// sends the requests addressed to Discord to that base instead, so each
+// adapter has its own (tests run several at once against their own fakes).
 package discord

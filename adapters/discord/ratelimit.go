@@ -25,6 +25,7 @@ const (
 // budget before every REST call, pauses everything after a global 429, and
 // feeds each response's X-RateLimit-* headers to the route tracker.
 type transport struct {
+	api    *apiRewrite // nil: Discord itself
 	base   http.RoundTripper
 	global *rate.Limiter
 	routes *routeTracker
@@ -52,6 +53,7 @@ func exemptFromGlobal(path string) bool {
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = t.api.apply(req)
 	ctx := req.Context()
 	if !exemptFromGlobal(req.URL.Path) {
 		if err := t.waitGlobalPause(ctx); err != nil {

@@ -3,6 +3,7 @@ package discord
 import (
 	"bytes"
 	"encoding/binary"
+	"net/http"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -96,34 +97,24 @@ func TestFatalCloseCodes(t *testing.T) {
 	}
 }
 
-// SetAPIURL rewrites process-wide discordgo variables; restore them.
-func saveEndpoints(t *testing.T) {
-	saved := []string{discordgo.EndpointDiscord, discordgo.EndpointAPI, discordgo.EndpointChannels}
-	t.Cleanup(func() {
-		if err := SetAPIURL(saved[0]); err != nil {
-			t.Error(err)
-		}
-		if discordgo.EndpointAPI != saved[1] || discordgo.EndpointChannels != saved[2] {
-			t.Errorf("endpoints not restored: %s %s", discordgo.EndpointAPI, discordgo.EndpointChannels)
-		}
-	})
-}
-
-func TestSetAPIURL(t *testing.T) {
-	saveEndpoints(t)
+// The API URL sends every endpoint discordgo addresses to Discord to the
+// configured base, and leaves discordgo's package-level endpoints alone.
+func TestAPIRewrite(t *testing.T) {
+	before := discordgo.EndpointAPI
 	for _, c := range []struct{ in, root, api string }{
 		{"http://127.0.0.1:8080", "http://127.0.0.1:8080/", "http://127.0.0.1:8080/api/v9/"},
 		{"https://proxy.internal/discord/", "https://proxy.internal/discord/", "https://proxy.internal/discord/api/v9/"},
 		{"https://proxy.internal/api/v10", "https://proxy.internal/", "https://proxy.internal/api/v10/"},
 		{"https://proxy.internal/x/api", "https://proxy.internal/x/", "https://proxy.internal/x/api/v9/"},
 	} {
-		if err := SetAPIURL(c.in); err != nil {
-			t.Fatalf("SetAPIURL(%q): %v", c.in, err)
+		r, err := newAPIRewrite(c.in)
+		if err != nil {
+			t.Fatalf("newAPIRewrite(%q): %v", c.in, err)
 		}
-		if discordgo.EndpointDiscord != c.root || discordgo.EndpointAPI != c.api {
-			t.Errorf("SetAPIURL(%q): root %q api %q, want %q %q", c.in, discordgo.EndpointDiscord, discordgo.EndpointAPI, c.root, c.api)
+		if r.toRoot.String() != c.root || r.toAPI.String() != c.api {
+			t.Errorf("newAPIRewrite(%q): root %q api %q, want %q %q", c.in, r.toRoot, r.toAPI, c.root, c.api)
 		}
-		for name, got := range map[string]string{
+		for name, ep := range map[string]string{
 			"channel message": discordgo.EndpointChannelMessage("1", "2"),
 			"thread":          discordgo.EndpointChannelMessageThread("1", "2"),
 			"typing":          discordgo.EndpointChannelTyping("1"),
@@ -133,16 +124,30 @@ func TestSetAPIURL(t *testing.T) {
 			"commands":        discordgo.EndpointApplicationGuildCommands("1", "2"),
 			"global commands": discordgo.EndpointApplicationGlobalCommands("1"),
 			"interaction":     discordgo.EndpointInteractionResponse("1", "t"),
-			"webhook message": discordgo.EndpointInteractionResponseActions("1", "t"),
+			"webhook message": discordgo.EndpointInteractionResponseActions("1", "t") + "?wait=true",
 		} {
-			if !strings.HasPrefix(got, c.api) {
-				t.Errorf("SetAPIURL(%q): %s endpoint %q is not under %q", c.in, name, got, c.api)
+			req, err := http.NewRequest(http.MethodGet, ep, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := r.apply(req).URL.String()
+			if want := c.api + strings.TrimPrefix(ep, discordgo.EndpointAPI); got != want {
+				t.Errorf("%q: %s endpoint goes to %q, want %q", c.in, name, got, want)
 			}
 		}
+		other, _ := http.NewRequest(http.MethodGet, "https://cdn.example.com/x.png", nil)
+		if got := r.apply(other); got != other {
+			t.Errorf("%q: a request not for Discord was rewritten to %s", c.in, got.URL)
+		}
 	}
-	for _, bad := range []string{"", "not a url", "ftp://x", "http://"} {
-		if err := SetAPIURL(bad); err == nil {
-			t.Errorf("SetAPIURL(%q) accepted", bad)
+	if discordgo.EndpointAPI != before {
+		t.Errorf("discordgo.EndpointAPI changed to %q", discordgo.EndpointAPI)
+	}
+	for _, bad := range []string{"", "not a url", "ftp://x", "http://", "http://[::1:SECRET@x"} {
+		if _, err := newAPIRewrite(bad); err == nil {
+			t.Errorf("newAPIRewrite(%q) accepted", bad)
+		} else if strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("newAPIRewrite(%q): error shows the URL: %v", bad, err)
 		}
 	}
 }
