@@ -1,8 +1,12 @@
 package slack
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parley-bot/parley/adapters/slack/slackfake"
 	"github.com/parley-bot/parley/bot"
@@ -212,4 +216,39 @@ func TestPrepareTextLeavesCodeAlone(t *testing.T) {
 	if got := h.rec.messages()[0].Text; got != want {
 		t.Errorf("text %q, want %q", got, want)
 	}
+}
+
+// FuzzPrepareText feeds user text in Slack's wire format to the function
+// that turns it into what the model reads: it never panics, removes the
+// bot's mention, keeps valid UTF-8 valid, and costs at most
+// maxMentionLookups users.info calls however many mentions it holds.
+func FuzzPrepareText(f *testing.F) {
+	for _, s := range []string{
+		"", "<@UBOT> hello", "<@UBOT|parley> hi <@U1> and <@U2|ana>", "<#C1|general> <#C2>", "<!here> <!subteam^S1|@devs>",
+		"<https://x.y|link> <mailto:a@b.c>", "&lt;b&gt; &amp;", "<<@U1>>", "<@>", "<|>", "<@U1|>", "\xff<@U1>", "<@UBOT", "<@U1|a|b>",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		calls := 0
+		a := &Adapter{self: identity{UserID: "UBOT"}}
+		a.users = newUserCache(64, time.Minute, func(_ context.Context, id string) (userInfo, error) {
+			calls++
+			if id == "" || strings.ContainsAny(id, "!") {
+				return userInfo{}, errors.New("user_not_found")
+			}
+			return userInfo{ID: id, Name: "n-" + id}, nil
+		})
+		out := a.prepareText(context.Background(), raw)
+		if calls > maxMentionLookups {
+			t.Errorf("%d users.info calls, want at most %d", calls, maxMentionLookups)
+		}
+		if utf8.ValidString(raw) && !utf8.ValidString(out) {
+			t.Errorf("valid input %q gave invalid output %q", raw, out)
+		}
+		if strings.Contains(raw, "<@UBOT>") && !strings.Contains(strings.ReplaceAll(raw, "<@UBOT>", ""), "UBOT") &&
+			!strings.Contains(raw, "&") && strings.Contains(out, "UBOT") {
+			t.Errorf("the bot's mention survived: %q → %q", raw, out)
+		}
+	})
 }
