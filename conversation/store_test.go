@@ -194,7 +194,7 @@ func TestUserMessageStoredBeforeAnything(t *testing.T) {
 	// Another workspace with the same channel and thread IDs is another thread.
 	other := key
 	other.Workspace = "T2"
-	if h, _ := s.History(ctx, other); len(h) != 0 {
+	if h, err := s.History(ctx, other); err != nil || len(h) != 0 {
 		t.Fatal("history leaked across workspaces")
 	}
 	if _, err := s.Prompt(ctx, other, bot.PromptOptions{Model: "gpt-4o"}); !errors.Is(err, ErrNoMessages) {

@@ -161,11 +161,11 @@ func TestThreeHundredTurnsStayInsideA4096Window(t *testing.T) {
 	var chats, summaries int
 	maxCovered := 0
 	for _, req := range rig.Model.Requests() {
-		var msgs []bot.ChatMessage
+		var chat []bot.ChatMessage
 		for _, m := range req.Messages {
-			msgs = append(msgs, bot.ChatMessage{Role: m.Role, Name: m.Name, Content: m.Content})
+			chat = append(chat, bot.ChatMessage{Role: m.Role, Name: m.Name, Content: m.Content})
 		}
-		if n := tc.CountPrompt(req.Model, msgs) + req.Limit(); n > window {
+		if n := tc.CountPrompt(req.Model, chat) + req.Limit(); n > window {
 			t.Errorf("a request of %d tokens (with its output limit) went over the %d window", n, window)
 		}
 		if strings.HasPrefix(req.Messages[0].Content, "You maintain the running summary") {
@@ -194,6 +194,19 @@ func TestThreeHundredTurnsStayInsideA4096Window(t *testing.T) {
 		for i := 1; i < len(turns); i++ {
 			if turns[i] != turns[i-1]+1 {
 				t.Fatalf("request turns not contiguous: %v", turns)
+			}
+		}
+		msgs := req.Messages
+		if len(turns) == 0 || turns[len(turns)-1] != chats || msgs[len(msgs)-1].Role != bot.RoleUser {
+			t.Fatalf("chat request %d ends with turns %v, want its own turn %d last", chats, turns, chats)
+		}
+		for i, m := range msgs[:len(msgs)-1] {
+			g := turnRe.FindStringSubmatch(m.Content)
+			if m.Role != bot.RoleUser || g == nil {
+				continue
+			}
+			if next := msgs[i+1]; next.Role != bot.RoleAssistant || !strings.HasPrefix(next.Content, "answer to turn "+g[1]+":") {
+				t.Fatalf("chat request %d: turn %s is followed by %s %q, want its own answer", chats, g[1], next.Role, next.Content)
 			}
 		}
 	}

@@ -54,7 +54,9 @@ func newRenderer(t testing.TB) *stream.Renderer {
 
 // fiveRepliesFirstText streams five replies at once into one channel
 // through discordgo and the fake (5 edits / 5 s), checks that each shows
-// its text progressively and that the fake refused nothing, and returns
+// part of its text before the whole and ends complete, and that the fake
+// refused nothing (progressive edits themselves are
+// TestE2EMentionOpensThreadStreamsAndContinues's), and returns
 // how long after its first token each reply's first text was visible.
 // The renderer's scheduling guarantee (≤ 1 s) is proven in fake time by
 // stream's TestFirstTextPromptWithFiveReplies; here the wall-clock lag is
@@ -91,12 +93,20 @@ func fiveRepliesFirstText(t testing.TB) []time.Duration {
 			t.Errorf("reply %d: final text %q, want %q", i, m.History, texts[i])
 			continue
 		}
+		// The first text shown is part of the answer, before the whole
+		// (the model takes 1.2 s after its first token).
+		shown := -1
 		for j, text := range m.History {
 			if strings.HasPrefix(text, fmt.Sprintf("Reply %d", i)) {
-				lags[i] = m.At[j].Sub(first[i])
+				shown = j
 				break
 			}
 		}
+		if shown < 0 || m.History[shown] == texts[i] {
+			t.Errorf("reply %d: versions %q, want its text shown in part before the whole", i, m.History)
+			continue
+		}
+		lags[i] = m.At[shown].Sub(first[i])
 	}
 	if rj := f.Rejected(); rj != (discordfake.Rejections{}) {
 		t.Errorf("fake 429s = %+v", rj)

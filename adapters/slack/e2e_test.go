@@ -357,8 +357,10 @@ func TestE2ELongAnswerSplitsWithBalancedFences(t *testing.T) {
 			t.Errorf("message %d is %d chars", i+1, n)
 		}
 	}
-	if !strings.Contains(msgs[2].Text, "Paragraph") && !strings.Contains(msgs[2].Text, "func step") {
-		t.Errorf("last message %q does not carry the end of the answer", msgs[2].Text)
+	// Together, in order, the messages are the whole answer: nothing lost
+	// or repeated at the cuts.
+	if got, want := testrig.Unsplit(msgs[0].Text, msgs[1].Text, msgs[2].Text), testrig.Unsplit(ToMrkdwn(answer)); got != want {
+		t.Errorf("the three messages hold %d characters of the answer's %d (fences and spaces aside), or not in order", len(got), len(want))
 	}
 }
 

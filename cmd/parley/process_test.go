@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -109,6 +110,15 @@ func (d *daemon) send(line string) {
 // expectLine waits for a stdout line containing want.
 func (d *daemon) expectLine(want string, within time.Duration) string {
 	d.t.Helper()
+	lines := d.linesUntil(want, within)
+	return lines[strings.LastIndex(lines, "\n")+1:]
+}
+
+// linesUntil returns the output lines up to and including the first that
+// contains want, joined by newlines.
+func (d *daemon) linesUntil(want string, within time.Duration) string {
+	d.t.Helper()
+	var got []string
 	deadline := time.After(within)
 	for {
 		select {
@@ -116,8 +126,9 @@ func (d *daemon) expectLine(want string, within time.Duration) string {
 			if !ok {
 				d.t.Fatalf("parley's output ended before %q; stderr:\n%s", want, d.stderr.String())
 			}
+			got = append(got, l)
 			if strings.Contains(l, want) {
-				return l
+				return strings.Join(got, "\n")
 			}
 		case <-deadline:
 			d.t.Fatalf("no line with %q within %s; stderr:\n%s", want, within, d.stderr.String())
@@ -214,21 +225,45 @@ func TestSIGTERMDuringAStreamEndsTheReplyWithANotice(t *testing.T) {
 	d := startDaemon(t, path, map[string]string{"OPENAI_BASE_URL": srv.URL()}, "run")
 	d.send("tell me a long story")
 	waitForRequest(t, srv, 1)
-	time.Sleep(500 * time.Millisecond) // a few chunks are on screen
+	// The signal comes once part of the answer is shown: the daemon has
+	// stored its progress (every 2 s).
+	progress := waitForProgress(t, dir)
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	line := d.expectLine("⚠ reply interrupted: Parley is restarting", 15*time.Second)
-	if !strings.Contains(line, "slow and steady") && !strings.Contains(d.stderr.String(), "shutting down") {
-		t.Errorf("reply line %q", line)
+	// The reply printed ends with the notice, on a line of its own.
+	shown := d.linesUntil("⚠ reply interrupted: Parley is restarting", 15*time.Second)
+	if !strings.Contains(shown, progress) {
+		t.Errorf("reply printed as %q, without the text streamed before the signal, %q", shown, progress)
 	}
 	if code := d.wait(15 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM; stderr:\n%s", code, d.stderr.String())
 	}
 	rs := storedReplies(t, dir)
-	if len(rs) != 1 || rs[0].Status != bot.StatusPartial || !strings.HasSuffix(rs[0].Text, "⚠ reply interrupted: Parley is restarting") {
-		t.Fatalf("stored replies %+v, want one partial reply ending with the notice", rs)
+	if len(rs) != 1 || rs[0].Status != bot.StatusPartial || !strings.HasPrefix(rs[0].Text, progress) ||
+		!strings.HasSuffix(rs[0].Text, "⚠ reply interrupted: Parley is restarting") {
+		t.Fatalf("stored replies %+v, want one partial reply with the text shown (%q…) and the notice", rs, progress)
 	}
+}
+
+// waitForProgress waits until the streaming reply's progress is stored
+// and returns its text, read without opening a Store (the daemon owns it).
+func waitForProgress(t *testing.T, dir string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "parley.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		var text string
+		err := db.QueryRow(`SELECT text FROM messages WHERE role = 'assistant' AND status = 'streaming' ORDER BY id DESC LIMIT 1`).Scan(&text)
+		if err == nil && strings.TrimSpace(text) != "" {
+			return strings.TrimSpace(text)
+		}
+	}
+	t.Fatal("no reply progress stored")
+	return ""
 }
 
 func TestKill9DuringAStreamIsRepairedAtTheNextStart(t *testing.T) {

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/parley-bot/parley/bot"
 	"github.com/parley-bot/parley/commands"
@@ -218,4 +220,25 @@ func (r *Rig) Stop(drain time.Duration) error {
 		r.stopErr = errors.Join(errs...)
 	})
 	return r.stopErr
+}
+
+// Unsplit reduces the messages a long answer was split into, or the answer
+// itself, to what must survive the split: its text without the code-fence
+// lines a split closes and reopens and without whitespace (splits trim at
+// their cuts). Equal results mean no text was lost or repeated.
+func Unsplit(parts ...string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		for _, line := range strings.Split(p, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "```") {
+				continue
+			}
+			for _, r := range line {
+				if !unicode.IsSpace(r) {
+					b.WriteRune(r)
+				}
+			}
+		}
+	}
+	return b.String()
 }
