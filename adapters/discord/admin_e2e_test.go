@@ -102,21 +102,6 @@ func (e *adminE2E) botReply(channel string, n int) discordfake.Message {
 	return e.fake.BotMessages(channel)[n]
 }
 
-func usedToday(t *testing.T, g *limits.Gate, target limits.Target) int64 {
-	t.Helper()
-	lines, err := g.QuotaStatus(t.Context(), target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range lines {
-		if l.Kind.Unit == limits.Tokens && l.Kind.Period == limits.Day {
-			return l.Used + l.Reserved
-		}
-	}
-	t.Fatalf("no tokens/day line for %s", target)
-	return 0
-}
-
 func TestAdminCommandsThroughInteractions(t *testing.T) {
 	e := startAdminE2E(t, nil)
 	bob := limits.UserTarget(bot.PlatformDiscord, guildID, bobID, "")
@@ -132,7 +117,7 @@ func TestAdminCommandsThroughInteractions(t *testing.T) {
 	aliceThread := e.fake.Send(chanID, aliceID, mention(e.bot)+" alice's question")
 	e.reply(t, aliceThread, 0, adminAnswer)
 	e.rig.Idle(30 * time.Second)
-	used := usedToday(t, e.rig.Gate, bob)
+	used := e.rig.TokensToday(bob)
 	if used <= 100 {
 		t.Fatalf("bob used %d tokens, want more than the 100-token quota the test sets", used)
 	}
@@ -260,7 +245,7 @@ func TestDirectMessagesCountAgainstServerQuota(t *testing.T) {
 	if m := e.botReply(dmID, 0); m.Content != adminAnswer {
 		t.Fatalf("first DM answered %q, want the model's answer", m.Content)
 	}
-	used := usedToday(t, e.rig.Gate, bob)
+	used := e.rig.TokensToday(bob)
 	if used <= 100 {
 		t.Fatalf("bob's server usage is %d tokens after a DM, want the DM's tokens (more than 100)", used)
 	}

@@ -110,22 +110,6 @@ func (e *adminE2E) ask(user, ts, question string) slackfake.Message {
 	return msgs[0]
 }
 
-// adminTokensToday is what the gate has booked for a user today.
-func adminTokensToday(t *testing.T, g *limits.Gate, target limits.Target) int64 {
-	t.Helper()
-	lines, err := g.QuotaStatus(t.Context(), target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range lines {
-		if l.Kind.Unit == limits.Tokens && l.Kind.Period == limits.Day {
-			return l.Used + l.Reserved
-		}
-	}
-	t.Fatalf("no tokens/day line for %s", target)
-	return 0
-}
-
 func TestAdminCommandsThroughSlashCommands(t *testing.T) {
 	e := startAdminE2E(t, nil)
 	const admin, member = "UADMIN", "U2" // Root (workspace admin), Ben (member)
@@ -136,7 +120,7 @@ func TestAdminCommandsThroughSlashCommands(t *testing.T) {
 		t.Fatalf("ben's first answer = %q", m.Text)
 	}
 	e.ask("U1", "1700005000.000002", "ana's question")
-	used := adminTokensToday(t, e.rig.Gate, ben)
+	used := e.rig.TokensToday(ben)
 	if used <= 100 {
 		t.Fatalf("ben used %d tokens, want more than the 100-token quota the test sets", used)
 	}

@@ -242,3 +242,20 @@ func Unsplit(parts ...string) string {
 	}
 	return b.String()
 }
+
+// TokensToday is what the rig's gate has booked for target today (used
+// and reserved). The rig must come from New with Options.Limits set.
+func (r *Rig) TokensToday(target limits.Target) int64 {
+	r.t.Helper()
+	lines, err := r.Gate.QuotaStatus(r.ctx, target)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, l := range lines {
+		if l.Kind.Unit == limits.Tokens && l.Kind.Period == limits.Day {
+			return l.Used + l.Reserved
+		}
+	}
+	r.t.Fatalf("no tokens/day line for %s", target)
+	return 0
+}
