@@ -341,16 +341,8 @@ func TestSummaryFailureBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		sum := &stubSummarizer{fail: errors.New("model down")}
-		s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "p.db"), Models: smallModels(), MaxOutputTokens: 1024,
-			SummaryModel: sum, SummaryRetry: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, key := longThreadToSummarize(t, sum, "retry")
 		defer s.Close(ctx)
-		key := testKey("retry")
-		for n := 1; n <= 60; n++ {
-			exchange(t, s, key, n, fmt.Sprintf("turn %d: %s", n, filler(n, 30)), "ok "+filler(n, 30))
-		}
 		prompt := func() {
 			t.Helper()
 			if _, err := s.Prompt(ctx, key, bot.PromptOptions{Model: smallModel}); err != nil {
@@ -569,16 +561,8 @@ func TestSummaryCutShortIsNotStored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		sum := &stubSummarizer{finish: "length"}
-		s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "p.db"), Models: smallModels(), MaxOutputTokens: 1024,
-			SummaryModel: sum, SummaryRetry: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, key := longThreadToSummarize(t, sum, "cut")
 		defer s.Close(ctx)
-		key := testKey("cut")
-		for n := 1; n <= 60; n++ {
-			exchange(t, s, key, n, fmt.Sprintf("turn %d: %s", n, filler(n, 30)), "ok "+filler(n, 30))
-		}
 		summary := func() string {
 			t.Helper()
 			if _, err := s.Prompt(ctx, key, bot.PromptOptions{Model: smallModel}); err != nil {
@@ -602,4 +586,21 @@ func TestSummaryCutShortIsNotStored(t *testing.T) {
 			t.Fatalf("summary after the retry = %q, want a whole one", got)
 		}
 	})
+}
+
+// longThreadToSummarize opens a store on a 4k-token model with sum as the
+// summary model (retried after a minute) and a thread of 60 exchanges,
+// more than the window holds.
+func longThreadToSummarize(t *testing.T, sum *stubSummarizer, thread string) (*Store, bot.ThreadKey) {
+	t.Helper()
+	s, err := Open(context.Background(), Options{Path: filepath.Join(t.TempDir(), "p.db"), Models: smallModels(), MaxOutputTokens: 1024,
+		SummaryModel: sum, SummaryRetry: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := testKey(thread)
+	for n := 1; n <= 60; n++ {
+		exchange(t, s, key, n, fmt.Sprintf("turn %d: %s", n, filler(n, 30)), "ok "+filler(n, 30))
+	}
+	return s, key
 }

@@ -69,6 +69,19 @@ func (e *e2e) send(eventID string, inner map[string]any) {
 	}
 }
 
+// askInNewThread mentions the bot in a new thread at root, waits until
+// everything is answered and returns the thread's only bot message.
+func (e *e2e) askInNewThread(channel, root, text string) slackfake.Message {
+	e.t.Helper()
+	e.send("", mention(channel, "U1", text, root, ""))
+	e.idle()
+	msgs := e.fake.Thread(channel, root)
+	if len(msgs) != 1 {
+		e.t.Fatalf("thread holds %d bot messages, want 1: %+v", len(msgs), msgs)
+	}
+	return msgs[0]
+}
+
 // idle waits until the adapter has processed every event the fake
 // delivered to it (echoes of the bot's own messages included) and the
 // engine has answered everything accepted.
@@ -108,14 +121,7 @@ func TestE2EMentionStreamsAndRemembers(t *testing.T) {
 		Answer:     func(fakeopenai.Request) string { return answer },
 	}})
 	root := "1700002000.000001"
-	e.send("", mention("C1", "U1", "<@UBOT> first question", root, ""))
-	e.idle()
-
-	msgs := e.fake.Thread("C1", root)
-	if len(msgs) != 1 {
-		t.Fatalf("thread holds %d bot messages, want 1: %+v", len(msgs), msgs)
-	}
-	m := msgs[0]
+	m := e.askInNewThread("C1", root, "<@UBOT> first question")
 	want := ToMrkdwn(answer)
 	if m.Text != want {
 		t.Errorf("final text\n got %q\nwant %q", m.Text, want)

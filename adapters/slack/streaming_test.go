@@ -31,14 +31,7 @@ func TestE2EStreamAPIMention(t *testing.T) {
 		Answer:     func(fakeopenai.Request) string { return answer },
 	}})
 	root := "1700003000.000001"
-	e.send("", mention("C1", "U1", "<@UBOT> first question", root, ""))
-	e.idle()
-
-	msgs := e.fake.Thread("C1", root)
-	if len(msgs) != 1 {
-		t.Fatalf("thread holds %d bot messages, want 1: %+v", len(msgs), msgs)
-	}
-	m := msgs[0]
+	m := e.askInNewThread("C1", root, "<@UBOT> first question")
 	if !m.Streamed || m.Streaming {
 		t.Errorf("message streamed %v, still streaming %v", m.Streamed, m.Streaming)
 	}

@@ -539,11 +539,41 @@ func validContent(w http.ResponseWriter, c *string) bool {
 	return true
 }
 
+// decodeBody reads a JSON request body into v, answering Discord's error
+// for invalid JSON when it cannot.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{50109, "The request body contains invalid JSON."})
+		return false
+	}
+	return true
+}
+
+// refuseLocked counts a rate-limited request in counter and answers 429.
+// Called with s.mu held; it releases it.
+func (s *Server) refuseLocked(w http.ResponseWriter, counter *int) {
+	*counter++
+	s.notify()
+	s.mu.Unlock()
+	rateLimited(w)
+}
+
+// answerLocked answers a message request with out and echoes it on the
+// gateway as event (unless NoEcho). Called with s.mu held; it releases it
+// before dispatching, since the gateway takes the lock itself.
+func (s *Server) answerLocked(w http.ResponseWriter, event string, out map[string]any) {
+	s.notify()
+	s.mu.Unlock()
+	if !s.opts.NoEcho {
+		s.gw.dispatch(s, event, out)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	chID := r.PathValue("channel")
 	var body messageBody
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{50109, "The request body contains invalid JSON."})
+	if !decodeBody(w, r, &body) {
 		return
 	}
 	s.mu.Lock()
@@ -554,10 +584,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.opts.PostLimit > 0 && !s.take(w, "post:"+chID, s.opts.PostLimit, s.opts.PostWindow) {
-		s.rejected.Post++
-		s.notify()
-		s.mu.Unlock()
-		rateLimited(w)
+		s.refuseLocked(w, &s.rejected.Post)
 		return
 	}
 	if !validContent(w, body.Content) {
@@ -573,28 +600,19 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	s.messages[m.ID] = m
 	s.order = append(s.order, m.ID)
 	out := s.messageJSON(m)
-	s.notify()
-	s.mu.Unlock()
-	if !s.opts.NoEcho {
-		s.gw.dispatch(s, "MESSAGE_CREATE", out)
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.answerLocked(w, "MESSAGE_CREATE", out)
 }
 
 func (s *Server) editMessage(w http.ResponseWriter, r *http.Request) {
 	chID, id := r.PathValue("channel"), r.PathValue("message")
 	var body messageBody
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{50109, "The request body contains invalid JSON."})
+	if !decodeBody(w, r, &body) {
 		return
 	}
 	s.mu.Lock()
 	s.stats.EditRequests++
 	if !s.take(w, "edit:"+chID, s.opts.EditLimit, s.opts.EditWindow) {
-		s.rejected.Edit++
-		s.notify()
-		s.mu.Unlock()
-		rateLimited(w)
+		s.refuseLocked(w, &s.rejected.Edit)
 		return
 	}
 	m, ok := s.messages[id]
@@ -617,12 +635,7 @@ func (s *Server) editMessage(w http.ResponseWriter, r *http.Request) {
 	m.At = append(m.At, time.Now())
 	out := s.messageJSON(m)
 	out["edited_timestamp"] = time.Now().UTC().Format(time.RFC3339Nano)
-	s.notify()
-	s.mu.Unlock()
-	if !s.opts.NoEcho {
-		s.gw.dispatch(s, "MESSAGE_UPDATE", out)
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.answerLocked(w, "MESSAGE_UPDATE", out)
 }
 
 func (s *Server) startThread(w http.ResponseWriter, r *http.Request) {
@@ -709,8 +722,7 @@ func (s *Server) interactionCallback(w http.ResponseWriter, r *http.Request) {
 			Flags   int    `json:"flags"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{50109, "The request body contains invalid JSON."})
+	if !decodeBody(w, r, &body) {
 		return
 	}
 	s.mu.Lock()
@@ -743,8 +755,7 @@ func (s *Server) interactionCallback(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) editOriginal(w http.ResponseWriter, r *http.Request) {
 	var body messageBody
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{50109, "The request body contains invalid JSON."})
+	if !decodeBody(w, r, &body) {
 		return
 	}
 	token := r.PathValue("token")
